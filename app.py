@@ -1,0 +1,8 @@
+"""WSGI entry point: gunicorn serves `app:app`, and `flask --app app` finds the CLI here."""
+from bot import create_app
+from bot.errors import ConfigurationError
+
+try:
+    app = create_app()
+except ConfigurationError as exc:  # one line naming the setting, not a traceback
+    raise SystemExit(f"bot: configuration error: {exc}") from None

@@ -1,0 +1,52 @@
+"""Commands: `flask --app app db upgrade`, `flask --app app users export PHONE`."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from bot.channels.twilio import to_e164
+from bot.db import db
+from bot.errors import MalformedRequest
+from bot.export import export_user
+from bot.runtime import runtime
+from models import User
+from models.migrate import upgrade
+
+db_cli = AppGroup("db", help="Database schema.")
+users_cli = AppGroup("users", help="Users and their data.")
+
+
+@db_cli.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Migrates the database to the latest schema (safe to run again)."""
+    upgrade(runtime().settings.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@users_cli.command("export")
+@click.argument("phone")
+def users_export(phone: str) -> None:
+    """Prints everything stored about the user with this phone as one JSON document."""
+    try:
+        e164 = to_e164(phone)
+    except MalformedRequest as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    with db.session_scope() as session:
+        user = session.scalars(select(User).where(User.phone == e164)).first()
+        if user is None:
+            click.echo(f"error: no user with phone {e164}", err=True)
+            sys.exit(1)
+        document = export_user(session, user)
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(db_cli)
+    app.cli.add_command(users_cli)

@@ -1,0 +1,69 @@
+"""Background jobs. `reply_to_user` answers every turn of one user that awaits a reply, oldest first.
+
+Per-user order across any number of workers: the job holds the user's lock while it drains the user's
+pending turns. A job that finds the lock taken simply ends, because the holder checks for new turns once
+more after releasing it. So turns are answered in arrival order, each once, and no turn is left behind.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select, update
+
+from bot.db import db
+from bot.pipeline import answer_turn, pending_turns
+from bot.runtime import runtime
+from models import Message
+from models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def reply_to_user(user_id: int) -> int:
+    """Answers the user's pending turns.
+
+    Args:
+        user_id: the user whose turns to answer.
+    Returns:
+        How many turns this run answered (0 when another worker holds the user).
+    """
+    rt = runtime()
+    answered = 0
+    while True:
+        lock = rt.locks.for_user(user_id)
+        if not lock.acquire():
+            return answered
+        try:
+            answered += _drain(user_id, lock)
+        finally:
+            lock.release()
+        with db.session_scope() as session:
+            if not pending_turns(session, user_id):
+                return answered
+
+
+def _drain(user_id: int, lock) -> int:
+    rt = runtime()
+    answered = 0
+    with db.session_scope() as session:
+        while True:
+            inbound = session.scalars(select(Message)
+                                      .where(Message.user_id == user_id, Message.direction == "inbound",
+                                             Message.status == "received")
+                                      .order_by(Message.id).limit(1)).first()
+            if inbound is None:
+                return answered
+            try:
+                answer_turn(session, rt, inbound, lock)
+            except Exception as exc:  # a bug must not block this user's later turns
+                session.rollback()
+                log.exception("turn failed message_id=%s user_id=%s", inbound.id, user_id)
+                _mark_turn_failed(session, inbound.id, exc)
+            answered += 1
+
+
+def _mark_turn_failed(session, message_id: int, exc: Exception) -> None:
+    session.execute(update(Message).where(Message.id == message_id)
+                    .values(status="failed", error_message=f"{type(exc).__name__}: {exc}"[:1000],
+                            updated_at=utcnow()))
+    session.commit()

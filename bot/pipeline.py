@@ -1,0 +1,142 @@
+"""The reply pipeline for one inbound turn: route it, store the answer's parts, send them in order.
+
+Each step is recorded before the next starts, so a job run again after a crash resumes without asking the
+LLM twice and without sending a part twice: a part is claimed (`pending` → `submitting`) in its own commit
+before the REST call, and a part found `submitting` on a re-run is marked failed rather than risk a duplicate.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot import catalog, router, status
+from bot.errors import SendError
+from bot.locks import UserLock
+from bot.runtime import Runtime
+from bot.splitting import split_message
+from bot.turns import OutboundMessage
+from models import STATUS_RANK, Conversation, Message, MessageAttachment, User
+from models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def answer_turn(session: Session, rt: Runtime, inbound: Message, lock: UserLock) -> None:
+    """Answers one stored inbound turn, exactly once, and marks it processed."""
+    parts = _parts_of(session, inbound.id)
+    if not parts:
+        reply = router.route(_context(session, rt, inbound))
+        parts = _store_reply(session, inbound, reply)
+    phone = session.get(User, inbound.user_id).phone
+    for part in parts:
+        lock.renew()
+        if part.status == "submitting":
+            _mark_failed(session, part, None, "interrupted while submitting; not resent to avoid a duplicate")
+        elif part.status == "pending" and not _deliver(session, rt, part, phone):
+            _fail_rest(session, parts, part)
+            break
+    session.execute(update(Message).where(Message.id == inbound.id)
+                    .values(status="processed", updated_at=utcnow()))
+    session.commit()
+
+
+def _context(session: Session, rt: Runtime, inbound: Message) -> router.TurnContext:
+    attachments = list(session.scalars(select(MessageAttachment)
+                                       .where(MessageAttachment.message_id == inbound.id)))
+    return router.TurnContext(session=session, message=inbound, attachments=attachments,
+                              language=catalog.detect_language(inbound.body), llm=rt.llm,
+                              history_turns=rt.settings.llm_history_turns)
+
+
+def _parts_of(session: Session, inbound_id: int) -> list[Message]:
+    return list(session.scalars(select(Message).where(Message.reply_to_id == inbound_id)
+                                .order_by(Message.part_index)))
+
+
+def _store_reply(session: Session, inbound: Message, reply: router.Reply) -> list[Message]:
+    texts = split_message(reply.text)
+    now = utcnow()
+    parts = [Message(conversation_id=inbound.conversation_id, user_id=inbound.user_id, direction="outbound",
+                     role="assistant", body=text, status="pending", status_rank=0, reply_to_id=inbound.id,
+                     part_index=i, part_count=len(texts), route=reply.route, created_at=now, updated_at=now,
+                     meta={"language": reply.language, **reply.meta},
+                     # usage belongs to the answer as a whole: recorded once, on its first part
+                     model=reply.model, prompt_tokens=reply.prompt_tokens if i == 0 else None,
+                     completion_tokens=reply.completion_tokens if i == 0 else None,
+                     latency_ms=reply.latency_ms if i == 0 else None)
+             for i, text in enumerate(texts)]
+    session.add_all(parts)
+    session.execute(update(Conversation).where(Conversation.id == inbound.conversation_id)
+                    .values(message_count=Conversation.message_count + len(parts), last_message_at=now))
+    session.commit()
+    log.info("reply stored message_id=%s route=%s parts=%d", inbound.id, reply.route, len(parts))
+    return parts
+
+
+def _claim(session: Session, part: Message) -> bool:
+    claimed = session.execute(update(Message).where(Message.id == part.id, Message.status == "pending")
+                              .values(status="submitting", status_rank=STATUS_RANK["submitting"],
+                                      updated_at=utcnow())).rowcount
+    session.commit()
+    return claimed == 1
+
+
+def _deliver(session: Session, rt: Runtime, part: Message, phone: str) -> bool:
+    """Sends one part with bounded backoff on transient errors; returns False when it failed for good."""
+    if not _claim(session, part):
+        return True
+    outbound = OutboundMessage(to_phone=phone, body=part.body)
+    attempts = rt.settings.send_max_attempts
+    for attempt in range(1, attempts + 1):
+        try:
+            result = rt.sender.send(outbound)
+        except SendError as exc:
+            if exc.transient and attempt < attempts:
+                delay = rt.settings.send_backoff_seconds * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
+                log.warning("send retry message_id=%s attempt=%d code=%s delay=%.2fs", part.id, attempt,
+                            exc.code, delay)
+                time.sleep(min(delay, 8.0))
+                continue
+            _mark_failed(session, part, exc.code, str(exc))
+            return False
+        _mark_submitted(session, part, result.provider_id, result.status)
+        return True
+    return False
+
+
+def _mark_submitted(session: Session, part: Message, sid: str, provider_status: str) -> None:
+    now = utcnow()
+    session.execute(update(Message).where(Message.id == part.id)
+                    .values(twilio_sid=sid, status=provider_status, sent_at=now, updated_at=now,
+                            status_rank=STATUS_RANK.get(provider_status, STATUS_RANK["queued"])))
+    status.apply_early_callbacks(session, sid)
+    session.commit()
+    part.status = provider_status
+    log.info("sent message_id=%s message_sid=%s part=%d/%d", part.id, sid, part.part_index + 1, part.part_count)
+
+
+def _mark_failed(session: Session, part: Message, code: int | None, error: str) -> None:
+    session.execute(update(Message).where(Message.id == part.id)
+                    .values(status="failed", status_rank=STATUS_RANK["failed"], error_code=code,
+                            error_message=error[:1000], updated_at=utcnow()))
+    session.commit()
+    part.status = "failed"
+    log.error("send failed message_id=%s code=%s error=%s", part.id, code, error)
+
+
+def _fail_rest(session: Session, parts: list[Message], failed: Message) -> None:
+    """Later parts of an answer whose part failed for good are not sent: they would arrive out of context."""
+    code = session.execute(select(Message.error_code).where(Message.id == failed.id)).scalar()
+    for part in parts[failed.part_index + 1:]:
+        if part.status == "pending":
+            _mark_failed(session, part, code, f"not sent: part {failed.part_index + 1} failed")
+
+
+def pending_turns(session: Session, user_id: int) -> int:
+    return session.execute(select(func.count()).where(Message.user_id == user_id,
+                                                      Message.direction == "inbound",
+                                                      Message.status == "received")).scalar_one()

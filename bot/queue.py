@@ -1,0 +1,72 @@
+"""Where reply jobs go: RQ on Redis, or a background thread in the embedded mode.
+
+Jobs receive ids, never ORM objects, and are serialised as JSON. The job itself finds every turn of the user
+that still awaits an answer, so the database, not the queue, is the record of pending work.
+"""
+from __future__ import annotations
+
+import logging
+import queue as stdlib_queue
+import threading
+from typing import Protocol
+
+import redis
+from flask import Flask
+from rq import Queue, Retry
+from rq.serializers import JSONSerializer
+
+log = logging.getLogger(__name__)
+
+REPLIES_QUEUE = "replies"
+REPLY_JOB = "bot.jobs.reply_to_user"
+
+
+class TaskQueue(Protocol):
+    def enqueue_reply(self, user_id: int, message_id: int) -> None:
+        """Schedules the reply job for the user's pending turns (`message_id` names the job)."""
+
+
+class RQTaskQueue:
+    def __init__(self, connection: redis.Redis) -> None:
+        self.queue = Queue(REPLIES_QUEUE, connection=connection, serializer=JSONSerializer)
+
+    def enqueue_reply(self, user_id: int, message_id: int) -> None:
+        self.queue.enqueue(REPLY_JOB, user_id, job_id=f"reply-{message_id}", retry=Retry(max=2),
+                           job_timeout=600, result_ttl=300, failure_ttl=7 * 86400,
+                           description=f"reply to user {user_id} (turn {message_id})")
+
+
+class ThreadTaskQueue:
+    """Runs jobs one at a time in a daemon thread of this process, inside the app's context."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._jobs: stdlib_queue.Queue = stdlib_queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def enqueue_reply(self, user_id: int, message_id: int) -> None:
+        self._ensure_thread()
+        self._jobs.put(user_id)
+
+    def _ensure_thread(self) -> None:
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="embedded-jobs", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        from bot.jobs import reply_to_user
+        while True:
+            user_id = self._jobs.get()
+            try:
+                with self.app.app_context():
+                    reply_to_user(user_id)
+            except Exception:  # noqa: BLE001 - a job's failure must not stop the embedded worker
+                log.exception("embedded job failed user_id=%s", user_id)
+            finally:
+                self._jobs.task_done()
+
+    def join(self) -> None:
+        """Waits until every queued job has run (used by tests and the chat's local mode)."""
+        self._jobs.join()

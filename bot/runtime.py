@@ -1,0 +1,44 @@
+"""The app's collaborators (settings, sender, language model, queue, locks), built once per app.
+
+Built by the factory, never at import time; web requests, jobs and commands reach them with `runtime()`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from flask import Flask, current_app
+
+from bot.channels import Sender, make_sender
+from bot.llm import LanguageModel, make_llm
+from bot.locks import LocalLocks, RedisLocks
+from bot.queue import RQTaskQueue, TaskQueue, ThreadTaskQueue
+from bot.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    sender: Sender
+    llm: LanguageModel | None
+    queue: TaskQueue
+    locks: RedisLocks | LocalLocks
+    redis: redis.Redis | None
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions["runtime"] = self
+
+
+def build_runtime(app: Flask, settings: Settings) -> Runtime:
+    if settings.redis_url:
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5,
+                                      health_check_interval=30)
+        queue, locks = RQTaskQueue(client), RedisLocks(client, settings.user_lock_seconds)
+    else:
+        client, queue, locks = None, ThreadTaskQueue(app), LocalLocks()
+    return Runtime(settings=settings, sender=make_sender(settings), llm=make_llm(settings), queue=queue,
+                   locks=locks, redis=client)
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["runtime"]

@@ -1,0 +1,144 @@
+"""Settings, read from the environment in one place.
+
+Every setting is listed in `.env.example` and in the README's configuration table. With nothing set, the bot
+runs in its embedded mode: SQLite under `instance/`, jobs in a background thread, replies to a local outbox.
+In production (`BOT_ENV=production`) a missing required setting stops start-up with one line naming it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from bot.errors import ConfigurationError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+DEV_AUTH_TOKEN = "embedded-dev-token"  # signs the local chat's webhooks when no Twilio token is set
+
+REQUIRED_IN_PRODUCTION = ("DATABASE_URL", "REDIS_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
+                          "TWILIO_WHATSAPP_NUMBER", "PUBLIC_BASE_URL", "SECRET_KEY")
+
+
+def parse_boolean(value: str | None, default: bool = False) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def int_or_default(name: str, value: str | None, default: int) -> int:
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be an integer, got {value!r}") from exc
+
+
+def float_or_default(name: str, value: str | None, default: float) -> float:
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a number, got {value!r}") from exc
+
+
+def normalise_database_url(url: str) -> str:
+    """Heroku-style `postgres://` and plain `postgresql://` select psycopg2 explicitly.
+
+    SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3, which this project does not install.
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'bot.sqlite3'}"
+
+
+@dataclass
+class Settings:
+    env: str = "development"
+    database_url: str = field(default_factory=default_database_url)
+    redis_url: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_whatsapp_number: str = "whatsapp:+14155238886"
+    twilio_api_base_url: str = "https://api.twilio.com"
+    twilio_timeout: float = 10.0
+    send_max_attempts: int = 5
+    send_backoff_seconds: float = 0.5
+    public_base_url: str | None = None
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    llm_timeout: float = 20.0
+    llm_max_retries: int = 2
+    llm_history_turns: int = 10
+    llm_max_tokens: int = 600
+    secret_key: str = "dev-secret-change-me"
+    admin_api_token: str | None = None
+    conversation_idle_minutes: int = 240
+    max_request_bytes: int = 64 * 1024
+    outbox_path: str = field(default_factory=lambda: str(INSTANCE_DIR / "outbox.jsonl"))
+    user_lock_seconds: int = 300
+
+    @property
+    def embedded_queue(self) -> bool:
+        """No Redis configured: jobs run in a background thread of the web process."""
+        return not self.redis_url
+
+    @property
+    def signing_token(self) -> str:
+        return self.twilio_auth_token or DEV_AUTH_TOKEN
+
+    @property
+    def status_callback_url(self) -> str | None:
+        if not self.public_base_url:
+            return None
+        return self.public_base_url.rstrip("/") + "/webhooks/twilio/status"
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None) -> "Settings":
+        """Reads the settings; raises ConfigurationError naming the first missing or bad one."""
+        env = os.environ if environ is None else environ
+        get = lambda name: (env.get(name) or "").strip() or None  # noqa: E731
+        settings = cls(
+            env=get("BOT_ENV") or "development",
+            database_url=normalise_database_url(get("DATABASE_URL") or default_database_url()),
+            redis_url=get("REDIS_URL"),
+            twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
+            twilio_whatsapp_number=get("TWILIO_WHATSAPP_NUMBER") or cls.twilio_whatsapp_number,
+            twilio_api_base_url=(get("TWILIO_API_BASE_URL") or cls.twilio_api_base_url).rstrip("/"),
+            twilio_timeout=float_or_default("TWILIO_TIMEOUT", get("TWILIO_TIMEOUT"), cls.twilio_timeout),
+            send_max_attempts=int_or_default("SEND_MAX_ATTEMPTS", get("SEND_MAX_ATTEMPTS"),
+                                             cls.send_max_attempts),
+            public_base_url=(get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            openai_api_key=get("OPENAI_API_KEY"),
+            openai_base_url=get("OPENAI_BASE_URL"),
+            openai_model=get("OPENAI_MODEL") or cls.openai_model,
+            llm_timeout=float_or_default("LLM_TIMEOUT", get("LLM_TIMEOUT"), cls.llm_timeout),
+            llm_max_retries=int_or_default("LLM_MAX_RETRIES", get("LLM_MAX_RETRIES"), cls.llm_max_retries),
+            llm_history_turns=int_or_default("LLM_HISTORY_TURNS", get("LLM_HISTORY_TURNS"),
+                                             cls.llm_history_turns),
+            secret_key=get("SECRET_KEY") or cls.secret_key,
+            admin_api_token=get("ADMIN_API_TOKEN"),
+            conversation_idle_minutes=int_or_default("CONVERSATION_IDLE_MINUTES",
+                                                     get("CONVERSATION_IDLE_MINUTES"),
+                                                     cls.conversation_idle_minutes),
+            outbox_path=get("OUTBOX_PATH") or str(INSTANCE_DIR / "outbox.jsonl"),
+        )
+        if settings.env == "production":
+            missing = [name for name in REQUIRED_IN_PRODUCTION if not get(name)]
+            if missing:
+                raise ConfigurationError(f"missing required setting {missing[0]} (BOT_ENV=production)")
+        return settings
+
+    def replace(self, **changes) -> "Settings":
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)

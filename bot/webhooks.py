@@ -1,0 +1,86 @@
+"""Twilio's webhooks: inbound messages and status callbacks.
+
+The request path only verifies, parses, stores and enqueues, then answers empty TwiML: no LLM or REST call
+happens here, so Twilio's 15-second limit is never at risk.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import timedelta
+
+from flask import Blueprint, Response, abort, current_app, request
+from twilio.request_validator import RequestValidator
+
+from bot.channels.twilio import clean_text, parse_inbound
+from bot.db import db
+from bot.errors import MalformedRequest
+from bot.intake import store_inbound
+from bot.runtime import runtime
+from bot.status import record_callback
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/twilio")
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
+def signed_url() -> str:
+    """The URL Twilio signed: behind a TLS-terminating proxy `request.url` is not it, so it is rebuilt
+    from PUBLIC_BASE_URL, the path and the exact query string."""
+    base = runtime().settings.public_base_url
+    if not base:
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return base + request.path + (f"?{query}" if query else "")
+
+
+def twilio_signed(view):
+    """Rejects with 403 any request whose X-Twilio-Signature does not match; nothing else runs."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        signature = request.headers.get("X-Twilio-Signature", "")
+        validator = current_app.extensions["twilio_validator"]
+        if not signature or not validator.validate(signed_url(), request.form, signature):
+            log.warning("rejected unsigned or forged request path=%s", request.path)
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def empty_twiml() -> Response:
+    return Response(EMPTY_TWIML, status=200, mimetype="text/xml")
+
+
+@bp.post("/messages")
+@twilio_signed
+def inbound_message() -> Response:
+    turn = parse_inbound(request.form)
+    rt = runtime()
+    stored = store_inbound(db.session(), turn, timedelta(minutes=rt.settings.conversation_idle_minutes))
+    if stored is not None:
+        try:
+            rt.queue.enqueue_reply(stored.user_id, stored.message_id)
+        except Exception:  # noqa: BLE001 - the turn is stored; the user's next job or a requeue answers it
+            log.exception("enqueue failed message_id=%s user_id=%s", stored.message_id, stored.user_id)
+        log.info("turn stored message_sid=%s message_id=%s user_id=%s", turn.channel_message_id,
+                 stored.message_id, stored.user_id)
+    return empty_twiml()
+
+
+@bp.post("/status")
+@twilio_signed
+def status_callback() -> Response:
+    sid = clean_text(request.form.get("MessageSid") or request.form.get("SmsSid")).strip()
+    state = clean_text(request.form.get("MessageStatus") or request.form.get("SmsStatus")).strip().lower()
+    if not sid or not state or len(sid) > 64:
+        raise MalformedRequest("a status callback needs MessageSid and MessageStatus")
+    code = clean_text(request.form.get("ErrorCode")).strip()
+    payload = {k: clean_text(v)[:500] for k, v in request.form.items()}
+    record_callback(db.session(), sid, state[:20], int(code) if code.isdigit() else None, payload)
+    return empty_twiml()
+
+
+def init_app(app) -> None:
+    app.extensions["twilio_validator"] = RequestValidator(app.config["SETTINGS"].signing_token)
+    app.register_blueprint(bp)

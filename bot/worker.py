@@ -1,0 +1,38 @@
+"""The RQ worker: `python -m bot.worker` (the Procfile's `worker:`); run several side by side.
+
+It builds the app once and keeps its context for every job. `SimpleWorker` runs jobs in this process rather
+than forking one child per job: reply jobs are short and I/O-bound, and forking would cost more than the job.
+Job timeouts still apply (SIGALRM in this main thread).
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from bot import create_app
+from bot.errors import ConfigurationError
+from bot.runtime import runtime
+
+
+def main() -> int:
+    try:
+        app = create_app()
+    except ConfigurationError as exc:
+        print(f"bot worker: configuration error: {exc}", file=sys.stderr)
+        return 2
+    with app.app_context():
+        rt = runtime()
+        if rt.redis is None:
+            print("bot worker: REDIS_URL is not set; the embedded mode runs jobs inside the web process",
+                  file=sys.stderr)
+            return 2
+        worker = SimpleWorker([rt.queue.queue], connection=rt.redis, serializer=JSONSerializer)
+        worker.work(logging_level=logging.getLevelName(logging.getLogger().level))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

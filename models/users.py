@@ -1,0 +1,26 @@
+"""Users: attendees and organizers, known by their WhatsApp number (seed 000 `users`)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)  # E.164, e.g. +967712345678
+    wa_id: Mapped[str | None] = mapped_column(String(32))
+    display_name: Mapped[str | None] = mapped_column(String(255))  # WhatsApp ProfileName, any script
+    name_en: Mapped[str | None] = mapped_column(String(255))
+    name_ar: Mapped[str | None] = mapped_column(String(255))
+    preferred_language: Mapped[str | None] = mapped_column(String(8))
+    role: Mapped[str] = mapped_column(String(20), default="attendee", server_default="attendee")
+    status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # opens WhatsApp's 24 h window
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now(), onupdate=func.now())
