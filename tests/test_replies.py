@@ -1,0 +1,107 @@
+"""Behaviour 6: the reply job asks the LLM with history, records the turn, and never leaves silence."""
+import pytest
+from sqlalchemy import select
+
+from bot.llm import SYSTEM_PROMPT
+from models import Message
+from tests.conftest import run_jobs, send
+
+ARABIC_LETTER = "ع"
+
+
+def outbound(session, phone_sid=None):
+    return list(session.scalars(select(Message).where(Message.direction == "outbound").order_by(Message.id)))
+
+
+def test_llm_answers_and_turn_is_recorded(app, client, session, twilio, llm):
+    send(client, "+967712000100", "tell me about quantum origami")
+    run_jobs(app)
+    [reply] = twilio.sent_to("+967712000100")
+    assert reply["body"] == "FAKE-LLM: tell me about quantum origami"
+    assert reply["from"] == "whatsapp:+14155238886"
+    request = llm.requests[0]["body"]
+    assert request["model"] == "gpt-4o-mini"
+    assert request["messages"][0] == {"role": "system", "content": SYSTEM_PROMPT}
+    assert request["messages"][-1] == {"role": "user", "content": "tell me about quantum origami"}
+    [stored] = outbound(session)
+    assert (stored.route, stored.model, stored.prompt_tokens, stored.completion_tokens) == ("llm", "gpt-4o-mini", 42, 17)
+    assert stored.status == "queued" and stored.twilio_sid == reply["sid"]
+    assert stored.latency_ms is not None and stored.reply_to_id is not None
+    inbound = session.get(Message, stored.reply_to_id)
+    assert inbound.status == "processed"
+
+
+def test_history_of_the_conversation_is_sent(app, client, llm):
+    send(client, "+967712000101", "first question")
+    run_jobs(app)
+    send(client, "+967712000101", "second question")
+    run_jobs(app)
+    messages = llm.requests[-1]["body"]["messages"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[1]["content"] == "first question"
+    assert messages[2]["content"] == "FAKE-LLM: first question"
+    assert messages[3]["content"] == "second question"
+
+
+def test_history_is_limited_to_last_turns(make_app, llm):
+    app = make_app(llm_history_turns=2)
+    client = app.test_client()
+    for i in range(4):
+        send(client, "+967712000102", f"q{i}")
+        run_jobs(app)
+    messages = llm.requests[-1]["body"]["messages"]
+    assert len(messages) == 1 + 2 + 1
+    assert messages[-1]["content"] == "q3"
+
+
+def test_without_api_key_the_bilingual_fallback_answers(make_app, session, twilio, llm):
+    app = make_app(openai_api_key=None)
+    send(app.test_client(), "+967712000103", "hello")
+    run_jobs(app)
+    [reply] = twilio.sent_to("+967712000103")
+    assert "menu" in reply["body"] and "القائمة" in reply["body"]
+    assert reply["body"].index("menu") < reply["body"].index("القائمة"), "English first for English text"
+    assert not llm.requests
+    assert outbound(session)[0].route == "fallback"
+
+
+def test_arabic_text_gets_arabic_first(make_app, twilio):
+    app = make_app(openai_api_key=None)
+    send(app.test_client(), "+967712000104", "مرحبا، متى الحفلة؟")
+    run_jobs(app)
+    body = twilio.sent_to("+967712000104")[0]["body"]
+    assert body.index("القائمة") < body.index("menu")
+
+
+@pytest.mark.parametrize("status", [500, 503, 429, 400])
+def test_llm_errors_fall_back(app, client, session, twilio, llm, status):
+    llm.fail_status = status
+    send(client, "+967712000105", "are you there?")
+    run_jobs(app)
+    [reply] = twilio.sent_to("+967712000105")
+    assert "menu" in reply["body"]
+    assert outbound(session)[0].route == "fallback"
+
+
+def test_llm_timeout_falls_back_quickly(make_app, session, twilio, llm):
+    app = make_app(llm_timeout=0.3, llm_max_retries=0)
+    llm.delay = 1.5
+    send(app.test_client(), "+967712000106", "slow model")
+    run_jobs(app)
+    assert "menu" in twilio.sent_to("+967712000106")[0]["body"]
+    assert outbound(session)[0].route == "fallback"
+
+
+def test_llm_retry_recovers_from_one_error(app, client, twilio, llm):
+    llm.fail_status, llm.fail_times = 500, 1
+    send(client, "+967712000107", "second time lucky")
+    run_jobs(app)
+    assert twilio.sent_to("+967712000107")[0]["body"] == "FAKE-LLM: second time lucky"
+    assert len(llm.requests) == 2
+
+
+def test_empty_answer_from_llm_falls_back(app, client, twilio, llm):
+    llm.answer = "   "
+    send(client, "+967712000108", "say nothing")
+    run_jobs(app)
+    assert "menu" in twilio.sent_to("+967712000108")[0]["body"]
