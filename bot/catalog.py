@@ -18,7 +18,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "media_received": {
         "en": "Thanks, we received your {kind}. A person from the events team will look at it; "
               "if you have a question, please write it as text.",
-        "ar": "شكراً، وصلنا {kind}. سيطّلع عليه أحد أفراد فريق الفعاليات؛ وإذا كان لديك سؤال فاكتبه نصاً من فضلك.",
+        "ar": "شكراً، وصلنا {kind}. سيطّلع فريق الفعاليات على ما أرسلته؛ وإذا كان لديك سؤال فاكتبه نصاً من فضلك.",
     },
     "location_received": {
         "en": "Thanks, we received your location{label}. Ask me about events near you or how to get to a venue.",
