@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 
 import click
 from flask import Flask
@@ -13,12 +14,14 @@ from bot.channels.twilio import to_e164
 from bot.db import db
 from bot.errors import MalformedRequest
 from bot.export import export_user
+from bot.pipeline import stale_turns
 from bot.runtime import runtime
 from models import User
 from models.migrate import upgrade
 
 db_cli = AppGroup("db", help="Database schema.")
 users_cli = AppGroup("users", help="Users and their data.")
+replies_cli = AppGroup("replies", help="Reply jobs.")
 
 
 @db_cli.command("upgrade")
@@ -47,6 +50,18 @@ def users_export(phone: str) -> None:
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))
 
 
+@replies_cli.command("requeue")
+@click.option("--older-than", default=120, show_default=True, help="seconds a turn has waited")
+def replies_requeue(older_than: int) -> None:
+    """Enqueues reply jobs for turns still unanswered (a lost job, or Redis down at intake); cron-safe."""
+    with db.session_scope() as session:
+        waiting = stale_turns(session, timedelta(seconds=older_than))
+    for user_id, message_id in waiting:
+        runtime().queue.enqueue_reply(user_id, message_id)
+    click.echo(f"requeued {len(waiting)} user(s)")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(replies_cli)

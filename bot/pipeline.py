@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -140,3 +141,12 @@ def pending_turns(session: Session, user_id: int) -> int:
     return session.execute(select(func.count()).where(Message.user_id == user_id,
                                                       Message.direction == "inbound",
                                                       Message.status == "received")).scalar_one()
+
+
+def stale_turns(session: Session, waited: timedelta) -> list[tuple[int, int]]:
+    """(user id, oldest waiting turn id) for each user with a turn unanswered for longer than `waited`."""
+    rows = session.execute(select(Message.user_id, func.min(Message.id))
+                           .where(Message.direction == "inbound", Message.status == "received",
+                                  Message.created_at < utcnow() - waited)
+                           .group_by(Message.user_id)).all()
+    return [(user_id, message_id) for user_id, message_id in rows]

@@ -111,3 +111,15 @@ def test_permanent_failure_stops_the_remaining_parts(app, client, session, twili
     parts = replies(session)
     assert len(parts) >= 3
     assert all(p.status == "failed" and p.error_code == 63016 for p in parts)
+
+
+def test_requeue_answers_turns_whose_job_was_lost(app, client, session, twilio, redis_client, runner):
+    phone = "+967712000209"
+    send(client, phone, "my job was lost")
+    redis_client.flushdb()  # Redis lost the job
+    result = runner.invoke(args=["replies", "requeue", "--older-than", "0"])
+    assert result.exit_code == 0 and "requeued 1 user" in result.output
+    run_jobs(app)
+    assert len(twilio.sent_to(phone)) == 1
+    result = runner.invoke(args=["replies", "requeue", "--older-than", "0"])
+    assert "requeued 0 user" in result.output
