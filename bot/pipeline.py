@@ -49,8 +49,21 @@ def _context(session: Session, rt: Runtime, inbound: Message) -> router.TurnCont
     attachments = list(session.scalars(select(MessageAttachment)
                                        .where(MessageAttachment.message_id == inbound.id)))
     return router.TurnContext(session=session, message=inbound, attachments=attachments,
-                              language=catalog.detect_language(inbound.body), llm=rt.llm,
+                              language=_language_of(session, inbound), llm=rt.llm,
                               history_turns=rt.settings.llm_history_turns)
+
+
+def _language_of(session: Session, inbound: Message) -> str:
+    """The turn's language; a photo or location without a caption speaks the user's last written language."""
+    if inbound.body.strip():
+        return catalog.detect_language(inbound.body)
+    last_text = session.scalars(select(Message.body)
+                                .where(Message.user_id == inbound.user_id, Message.direction == "inbound",
+                                       Message.id < inbound.id, Message.body != "")
+                                .order_by(Message.id.desc()).limit(1)).first()
+    if last_text:
+        return catalog.detect_language(last_text)
+    return session.get(User, inbound.user_id).preferred_language or "en"
 
 
 def _parts_of(session: Session, inbound_id: int) -> list[Message]:
@@ -110,13 +123,15 @@ def _deliver(session: Session, rt: Runtime, part: Message, phone: str) -> bool:
 
 
 def _mark_submitted(session: Session, part: Message, sid: str, provider_status: str) -> None:
+    """Stores the SID, then applies callbacks that beat it (committed first, so none can slip between)."""
     now = utcnow()
     session.execute(update(Message).where(Message.id == part.id)
                     .values(twilio_sid=sid, status=provider_status, sent_at=now, updated_at=now,
                             status_rank=STATUS_RANK.get(provider_status, STATUS_RANK["queued"])))
+    session.commit()
     status.apply_early_callbacks(session, sid)
     session.commit()
-    part.status = provider_status
+    session.expire(part)  # the row, not this object, says where the part stands now
     log.info("sent message_id=%s message_sid=%s part=%d/%d", part.id, sid, part.part_index + 1, part.part_count)
 
 
@@ -125,7 +140,7 @@ def _mark_failed(session: Session, part: Message, code: int | None, error: str) 
                     .values(status="failed", status_rank=STATUS_RANK["failed"], error_code=code,
                             error_message=error[:1000], updated_at=utcnow()))
     session.commit()
-    part.status = "failed"
+    session.expire(part)
     log.error("send failed message_id=%s code=%s error=%s", part.id, code, error)
 
 

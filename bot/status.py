@@ -36,6 +36,11 @@ def record_callback(session: Session, sid: str, status: str, error_code: int | N
     session.add(MessageStatusEvent(twilio_sid=sid, status=status, error_code=error_code, payload=payload))
     moved = advance(session, sid, status, error_code)
     session.commit()
+    if not moved:
+        # The sender may be storing this SID right now: once our event is committed, either it sees the
+        # event when it applies early callbacks, or this second look sees its SID.
+        apply_early_callbacks(session, sid)
+        session.commit()
     log.info("status callback message_sid=%s status=%s error_code=%s applied=%s", sid, status, error_code, moved)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 import urllib.parse
 from pathlib import Path
 
@@ -193,3 +194,21 @@ def run_jobs(app) -> None:
     with app.app_context():
         rt = runtime()
         SimpleWorker([rt.queue.queue], connection=rt.redis, serializer=JSONSerializer).work(burst=True)
+
+
+def deliver_concurrently(app, params: dict, n: int = 20) -> list[int]:
+    """Posts the same signed form from `n` threads released at once; returns the status codes."""
+    barrier = threading.Barrier(n)
+    codes: list[int] = []
+
+    def deliver():
+        client = app.test_client()
+        barrier.wait()
+        codes.append(post_signed(client, "/webhooks/twilio/messages", params).status_code)
+
+    threads = [threading.Thread(target=deliver) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return codes

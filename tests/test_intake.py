@@ -6,7 +6,7 @@ from sqlalchemy import func, select, update
 
 from bot.channels.twilio import to_e164
 from models import Conversation, ConversationParticipant, Message, User
-from tests.conftest import load_payload, post_signed, send
+from tests.conftest import deliver_concurrently, load_payload, post_signed, send
 
 
 def count(session, model):
@@ -71,20 +71,7 @@ def test_duplicate_delivery_stored_once(client, session, redis_client):
 
 def test_concurrent_duplicates_store_one_turn_and_one_job(app, session, redis_client):
     """20 simultaneous deliveries of one MessageSid race on PostgreSQL's unique constraint."""
-    params = load_payload("inbound_text_en.json")
-    barrier = threading.Barrier(20)
-    codes = []
-
-    def deliver():
-        client = app.test_client()
-        barrier.wait()
-        codes.append(post_signed(client, "/webhooks/twilio/messages", params).status_code)
-
-    threads = [threading.Thread(target=deliver) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    codes = deliver_concurrently(app, load_payload("inbound_text_en.json"), 20)
     assert codes == [200] * 20
     assert count(session, Message) == 1
     assert count(session, User) == 1

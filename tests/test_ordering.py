@@ -6,13 +6,12 @@ concurrent deliveries of one MessageSid give one reply.
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import BOT_NUMBER, REDIS_URL, inbound_params, post_signed, send
+from tests.conftest import BOT_NUMBER, REDIS_URL, deliver_concurrently, inbound_params, send
 from tests.fakes import ACCOUNT_SID, AUTH_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,20 +66,7 @@ def test_different_users_are_answered_in_parallel(workers, client, twilio, llm):
 
 def test_concurrent_duplicates_give_one_reply(workers, app, twilio):
     phone = "+967712000321"
-    params = inbound_params(phone, "duplicate delivery")
-    barrier = threading.Barrier(20)
-    codes = []
-
-    def deliver():
-        c = app.test_client()
-        barrier.wait()
-        codes.append(post_signed(c, "/webhooks/twilio/messages", params).status_code)
-
-    threads = [threading.Thread(target=deliver) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    codes = deliver_concurrently(app, inbound_params(phone, "duplicate delivery"), 20)
     assert codes == [200] * 20
     assert twilio.wait_for(phone, 1, 30)
     time.sleep(1.5)

@@ -6,6 +6,7 @@ The `Client` is composed, never subclassed. `TWILIO_API_BASE_URL` points it at a
 from __future__ import annotations
 
 import logging
+import math
 from urllib.parse import urlsplit, urlunsplit
 
 import phonenumbers
@@ -49,11 +50,15 @@ def to_e164(address: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _float_or_none(value: str | None) -> float | None:
+def _coordinate(value: str | None, bound: float) -> float | None:
+    """A finite coordinate within ±bound, else None (no NaN or Infinity reaches the database or JSON)."""
     try:
-        return float(value) if value not in (None, "") else None
+        number = float(value) if value not in (None, "") else None
     except ValueError:
         return None
+    if number is None or not math.isfinite(number) or abs(number) > bound:
+        return None
+    return number
 
 
 def _attachments(form) -> tuple[Attachment, ...]:
@@ -67,7 +72,7 @@ def _attachments(form) -> tuple[Attachment, ...]:
         if url:
             found.append(Attachment(kind="media", url=clean_text(url),
                                     content_type=clean_text(form.get(f"MediaContentType{i}")) or None))
-    lat, lng = _float_or_none(form.get("Latitude")), _float_or_none(form.get("Longitude"))
+    lat, lng = _coordinate(form.get("Latitude"), 90.0), _coordinate(form.get("Longitude"), 180.0)
     if lat is not None and lng is not None:
         found.append(Attachment(kind="location", latitude=lat, longitude=lng,
                                 address=clean_text(form.get("Address")) or None,

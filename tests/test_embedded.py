@@ -1,0 +1,139 @@
+"""The embedded default: SQLite, jobs in a background thread, replies to a local JSONL outbox — no Redis,
+no Twilio account, no OpenAI key."""
+import json
+import urllib.parse
+from datetime import datetime
+
+import pytest
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+from bot import catalog, create_app
+from bot.db import db
+from bot.queue import ThreadTaskQueue
+from bot.settings import DEV_AUTH_TOKEN, Settings
+from models import Message, MessageAttachment, User
+from models.migrate import upgrade
+from tests.conftest import inbound_params, load_payload
+from tests.fakes import status_params
+
+BASE = "http://localhost"  # no PUBLIC_BASE_URL: the signed URL is the request URL
+
+
+@pytest.fixture
+def embedded(tmp_path):
+    url = f"sqlite:///{tmp_path}/bot.sqlite3"
+    upgrade(url)
+    app = create_app(Settings(env="development", database_url=url, outbox_path=str(tmp_path / "outbox.jsonl")))
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["runtime"].queue.join()
+    app.extensions["db"].engine.dispose()
+
+
+def post(app, path, params, token=DEV_AUTH_TOKEN):
+    signature = RequestValidator(token).compute_signature(BASE + path, params)
+    return app.test_client().post(path, data=urllib.parse.urlencode(params),
+                                  content_type="application/x-www-form-urlencoded",
+                                  headers={"X-Twilio-Signature": signature})
+
+
+def wait(app) -> None:
+    app.extensions["runtime"].queue.join()
+
+
+def outbox(app) -> list[dict]:
+    path = app.config["SETTINGS"].outbox_path
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def count(app, statement):
+    with app.app_context(), db.session_scope() as s:
+        return s.scalar(statement)
+
+
+def test_embedded_runtime_has_no_redis_twilio_or_llm(embedded):
+    rt = embedded.extensions["runtime"]
+    assert rt.redis is None and rt.llm is None
+    assert isinstance(rt.queue, ThreadTaskQueue)
+    assert type(rt.sender).__name__ == "OutboxSender"
+    assert embedded.extensions["db"].engine.dialect.name == "sqlite"
+
+
+def test_webhook_reply_lands_in_outbox_bilingual(embedded):
+    response = post(embedded, "/webhooks/twilio/messages", inbound_params("+967712300001", "When is the concert?"))
+    assert response.status_code == 200 and response.mimetype == "text/xml"
+    wait(embedded)
+    [line] = outbox(embedded)
+    assert line["to"] == "whatsapp:+967712300001"
+    assert line["body"] == catalog.say_both("fallback", "en")
+    assert catalog.MESSAGES["fallback"]["en"] in line["body"] and catalog.MESSAGES["fallback"]["ar"] in line["body"]
+    with embedded.app_context(), db.session_scope() as s:
+        reply = s.scalars(select(Message).where(Message.direction == "outbound")).one()
+        assert (reply.route, reply.twilio_sid, reply.status) == ("fallback", line["sid"], "delivered")
+
+
+def test_arabic_turn_gets_arabic_first(embedded):
+    post(embedded, "/webhooks/twilio/messages", load_payload("inbound_text_ar.json"))
+    wait(embedded)
+    [line] = outbox(embedded)
+    assert line["to"] == "whatsapp:+967733221100"
+    assert line["body"] == catalog.say_both("fallback", "ar")
+
+
+def test_wrong_signature_is_403_in_embedded_mode_too(embedded):
+    params = inbound_params("+967712300002", "hi")
+    assert post(embedded, "/webhooks/twilio/messages", params, token="not-the-dev-token").status_code == 403
+    wait(embedded)
+    assert outbox(embedded) == []
+    assert count(embedded, select(func.count()).select_from(Message)) == 0
+
+
+def test_duplicates_deduped_on_sqlite(embedded):
+    params = inbound_params("+967712300003", "hello")
+    for _ in range(3):
+        assert post(embedded, "/webhooks/twilio/messages", params).status_code == 200
+    wait(embedded)
+    assert count(embedded, select(func.count()).select_from(Message).where(Message.direction == "inbound")) == 1
+    assert count(embedded, select(func.count()).select_from(User)) == 1
+    assert len(outbox(embedded)) == 1
+
+
+def test_status_callback_on_sqlite(embedded):
+    post(embedded, "/webhooks/twilio/messages", inbound_params("+967712300004", "hello"))
+    wait(embedded)
+    [line] = outbox(embedded)
+    for state in ("read", "sent"):
+        assert post(embedded, "/webhooks/twilio/status",
+                    status_params(line["sid"], state, line["to"])).status_code == 200
+    with embedded.app_context(), db.session_scope() as s:
+        assert s.scalar(select(Message.status).where(Message.twilio_sid == line["sid"])) == "read"
+
+
+def test_users_export_on_sqlite(embedded):
+    image = load_payload("inbound_image.json")
+    post(embedded, "/webhooks/twilio/messages", image)
+    wait(embedded)
+    result = embedded.test_cli_runner().invoke(args=["users", "export", "+967771234567"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["user"]["phone"] == "+967771234567"
+    [conversation] = document["conversations"]
+    inbound, reply = conversation["messages"]
+    assert inbound["attachments"] == [{"kind": "media", "url": image["MediaUrl0"], "content_type": "image/jpeg",
+                                       "latitude": None, "longitude": None, "address": None, "label": None}]
+    assert reply["direction"] == "outbound" and reply["route"] == "media"
+    assert "الصورة" in result.stdout, "Arabic is printed unescaped"
+    for m in (inbound, reply):
+        assert datetime.fromisoformat(m["created_at"]).tzinfo is not None
+    assert count(embedded, select(func.count()).select_from(MessageAttachment)) == 1
+
+
+def test_readyz_on_sqlite_without_redis(embedded):
+    response = embedded.test_client().get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json()["checks"] == {"database": "ok", "redis": "not configured"}

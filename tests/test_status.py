@@ -1,0 +1,191 @@
+"""Status callbacks: the outbound message found by MessageSid moves only forwards in STATUS_RANK
+(queued < sent < delivered < read; failed/undelivered keep Twilio's ErrorCode); late or repeated callbacks
+never move it backwards; unknown SIDs are answered 200 and kept for when the SID is stored."""
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+from werkzeug.serving import make_server
+
+from bot import status as bot_status
+from bot.db import db
+from bot.pipeline import _mark_submitted
+from models import STATUS_RANK, Message, MessageStatusEvent
+from tests.conftest import inbound_params, load_payload, post_signed, run_jobs, send
+from tests.fakes import AUTH_TOKEN, status_params
+
+STATUS_PATH = "/webhooks/twilio/status"
+
+
+def outbound_reply(app, client, twilio, phone: str) -> tuple[str, str]:
+    """Sends an inbound turn, lets the worker answer it; returns (twilio_sid, 'whatsapp:'+phone)."""
+    response, _ = send(client, phone, "When does the festival open?")
+    assert response.status_code == 200
+    run_jobs(app)
+    sent = twilio.sent_to(phone)
+    assert len(sent) == 1
+    return sent[0]["sid"], f"whatsapp:{phone}"
+
+
+def row(session, sid: str):
+    return session.execute(select(Message.status, Message.status_rank, Message.error_code, Message.direction)
+                           .where(Message.twilio_sid == sid)).one()
+
+
+def events(session, sid: str) -> list[tuple[str, int | None]]:
+    return [tuple(r) for r in session.execute(select(MessageStatusEvent.status, MessageStatusEvent.error_code)
+                                              .where(MessageStatusEvent.twilio_sid == sid)
+                                              .order_by(MessageStatusEvent.id))]
+
+
+def test_reply_is_stored_with_its_sid_as_queued(app, client, session, twilio):
+    sid, _ = outbound_reply(app, client, twilio, "+967712100001")
+    assert row(session, sid) == ("queued", STATUS_RANK["queued"], None, "outbound")
+
+
+# (callbacks as (status, error_code) in arrival order, expected final status, expected error_code)
+SEQUENCES = {
+    "in order": ([("sent", None), ("delivered", None), ("read", None)], "read", None),
+    "reversed": ([("read", None), ("delivered", None), ("sent", None)], "read", None),
+    "repeated": ([("sent", None), ("delivered", None), ("delivered", None), ("sent", None),
+                  ("delivered", None)], "delivered", None),
+    "late queued and accepted": ([("sent", None), ("queued", None), ("accepted", None)], "sent", None),
+    "failed 63016": ([("sent", None), ("failed", 63016)], "failed", 63016),
+    "undelivered after sent": ([("sent", None), ("undelivered", 63024)], "undelivered", 63024),
+    "sent after failed": ([("failed", 63016), ("sent", None)], "failed", 63016),
+    "failed after read": ([("read", None), ("failed", 63016)], "read", None),
+    # STATUS_RANK puts delivered (7) above failed (6): a late 'delivered' wins (error_code left unchecked)
+    "delivered after failed": ([("failed", 63016), ("delivered", None)], "delivered", ...),
+    "unknown status word": ([("sent", None), ("teleported", None)], "sent", None),
+}
+
+
+@pytest.mark.parametrize("name", SEQUENCES)
+def test_callback_sequences_only_move_forwards(app, client, session, twilio, name):
+    callbacks, final, code = SEQUENCES[name]
+    sid, to = outbound_reply(app, client, twilio, "+967712100002")
+    seen_ranks = [STATUS_RANK["queued"]]
+    for state, error_code in callbacks:
+        response = post_signed(client, STATUS_PATH, status_params(sid, state, to, error_code))
+        assert response.status_code == 200
+        seen_ranks.append(row(session, sid).status_rank)
+        assert seen_ranks[-1] >= seen_ranks[-2], f"status moved backwards after {state!r}"
+    status, rank, error_code, direction = row(session, sid)
+    assert (status, rank, direction) == (final, STATUS_RANK[final], "outbound")
+    if code is not ...:
+        assert error_code == code
+    assert events(session, sid) == callbacks, "every callback is kept as an event, in arrival order"
+
+
+def test_recorded_failed_63016_payload_sets_failed_and_error_code(app, client, session, twilio):
+    sid, to = outbound_reply(app, client, twilio, "+967712100003")
+    post_signed(client, STATUS_PATH, status_params(sid, "sent", to))
+    payload = load_payload("status_failed_63016.json")
+    payload.update(MessageSid=sid, SmsSid=sid, To=to)
+    assert post_signed(client, STATUS_PATH, payload).status_code == 200
+    assert row(session, sid)[:3] == ("failed", STATUS_RANK["failed"], 63016)
+    stored = session.scalars(select(MessageStatusEvent).where(MessageStatusEvent.twilio_sid == sid,
+                                                              MessageStatusEvent.status == "failed")).one()
+    assert stored.error_code == 63016
+    assert stored.payload["ChannelInstallSid"] == payload["ChannelInstallSid"]
+
+
+def test_unknown_sid_is_200_and_kept_as_event(app, client, session, twilio):
+    sid, to = outbound_reply(app, client, twilio, "+967712100004")
+    unknown = "SM" + "0" * 31 + "9"
+    response = post_signed(client, STATUS_PATH, status_params(unknown, "delivered", "whatsapp:+967712100099"))
+    assert response.status_code == 200
+    assert events(session, unknown) == [("delivered", None)]
+    assert session.scalar(select(func.count()).select_from(Message).where(Message.twilio_sid == unknown)) == 0
+    assert row(session, sid).status == "queued", "another message's status must not change"
+
+
+@pytest.mark.parametrize("callbacks, final, code", [
+    ([("delivered", None), ("read", None)], "read", None),
+    ([("read", None), ("sent", None)], "read", None),
+    ([("sent", None), ("failed", 63016)], "failed", 63016),
+    ([("queued", None)], "queued", None),
+])
+def test_callback_before_sid_is_stored_is_applied_when_it_is(app, client, session, callbacks, final, code):
+    """The callback beats the REST call's answer: it is kept, then applied by `_mark_submitted`."""
+    send(client, "+967712100005", "hello")  # a user and a conversation for the outbound row
+    inbound = session.scalars(select(Message)).one()
+    early_sid = "SM" + "e" * 32
+    with app.app_context():
+        with db.session_scope() as s:
+            part = Message(conversation_id=inbound.conversation_id, user_id=inbound.user_id,
+                           direction="outbound", role="assistant", body="hi", status="submitting",
+                           status_rank=STATUS_RANK["submitting"], reply_to_id=inbound.id)
+            s.add(part)
+        for state, error_code in callbacks:  # through the real endpoint: unknown SID yet, still 200
+            response = post_signed(client, STATUS_PATH, status_params(early_sid, state, "whatsapp:+967712100005",
+                                                                      error_code))
+            assert response.status_code == 200
+        assert session.scalar(select(func.count()).select_from(Message)
+                              .where(Message.twilio_sid == early_sid)) == 0
+        with db.session_scope() as s:
+            _mark_submitted(s, s.get(Message, part.id), early_sid, "queued")
+    assert row(session, early_sid)[:3] == (final, STATUS_RANK[final], code)
+
+
+def test_record_callback_for_unknown_sid_stores_event_only(app, session):
+    """`record_callback` on a SID nobody has: stored, nothing moved; `apply_early_callbacks` with no events
+    is a no-op."""
+    with app.app_context():
+        with db.session_scope() as s:
+            bot_status.record_callback(s, "SMnobody", "read", None, {"MessageSid": "SMnobody"})
+            bot_status.apply_early_callbacks(s, "SMnoevents")
+            assert bot_status.advance(s, "SMnobody", "read", None) is False
+    assert events(session, "SMnobody") == [("read", None)]
+
+
+class _LateBoundApp:
+    """A WSGI app whose target is set after the server knows its port (PUBLIC_BASE_URL needs the port)."""
+
+    target = None
+
+    def __call__(self, environ, start_response):
+        return self.target(environ, start_response)
+
+
+@pytest.mark.parametrize("order", ["ordered", "reversed"])
+def test_fake_twilio_replays_callbacks_end_to_end(make_app, twilio, order):
+    """FakeTwilio posts signed sent/delivered/read callbacks (reversed: read first) to our StatusCallback URL,
+    served here by a real HTTP server; the message ends `read` whatever the order."""
+    wsgi = _LateBoundApp()
+    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        app = make_app(public_base_url=base)
+        wsgi.target = app
+        twilio.callbacks = order
+        phone = "+967712100006"
+        params = inbound_params(phone, "hello")
+        signature = RequestValidator(AUTH_TOKEN).compute_signature(base + "/webhooks/twilio/messages", params)
+        response = post_signed(app.test_client(), "/webhooks/twilio/messages", params, signature=signature)
+        assert response.status_code == 200
+        run_jobs(app)
+        sent = twilio.sent_to(phone)
+        assert len(sent) == 1
+        sid = sent[0]["sid"]
+        assert sent[0]["status_callback"] == base + STATUS_PATH
+        deadline = time.time() + 10
+        with app.app_context():
+            while True:
+                with db.session_scope() as s:
+                    got, current = events(s, sid), row(s, sid)
+                if len(got) >= 3 or time.time() > deadline:
+                    break
+                time.sleep(0.02)
+        expected = ["sent", "delivered", "read"]
+        assert [state for state, _ in got] == (expected if order == "ordered" else expected[::-1])
+        assert current[:2] == ("read", STATUS_RANK["read"])
+    finally:
+        twilio.callbacks = "none"
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
