@@ -4,9 +4,7 @@ The router issue grows this into per-language catalogs; the spine needs the fall
 """
 from __future__ import annotations
 
-import re
-
-_ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
+from bot.nlu.normalize import detect_language  # noqa: F401 - the catalog's callers pick the language with it
 
 MESSAGES: dict[str, dict[str, str]] = {
     "fallback": {
@@ -24,6 +22,40 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Thanks, we received your location{label}. Ask me about events near you or how to get to a venue.",
         "ar": "شكراً، وصلنا موقعك{label}. اسألني عن الفعاليات القريبة منك أو كيف تصل إلى مكان الفعالية.",
     },
+    "clarify": {
+        "en": "I want to be sure I understood. Did you mean:\n{options}\n\nReply with the number, or ask in other words.",
+        "ar": "أريد التأكد أنني فهمتك. هل تقصد:\n{options}\n\nأرسل الرقم، أو اكتب سؤالك بطريقة أخرى.",
+    },
+    "feedback_prompt": {
+        "en": "_Was this helpful? Reply 👍 or 👎_",
+        "ar": "_هل كانت الإجابة مفيدة؟ أرسل 👍 أو 👎_",
+    },
+    "feedback_thanks": {
+        "en": "Thank you for the feedback! 🙏",
+        "ar": "شكراً على تقييمك! 🙏",
+    },
+    "feedback_sorry": {
+        "en": "Sorry that didn't help. Try asking in other words, reply *menu* for options, or *agent* for a person.",
+        "ar": "نأسف لأن الإجابة لم تساعدك. جرّب صياغة سؤالك بطريقة أخرى، أو أرسل *القائمة* للخيارات، أو *موظف* للتحدث مع شخص.",
+    },
+    "human_requested": {
+        "en": "I've asked the events team to reply to you here. A person will answer as soon as they can "
+              "(usually within a few hours, 9:00–21:00 Aden time).",
+        "ar": "طلبت من فريق الفعاليات الرد عليك هنا. سيجيبك أحد أفراد الفريق في أقرب وقت "
+              "(عادةً خلال ساعات قليلة، من ٩ صباحاً حتى ٩ مساءً بتوقيت عدن).",
+    },
+    "feedback_invite": {
+        "en": "We'd love to hear it! Write your feedback or suggestion in one message and the events team will read it.",
+        "ar": "يسعدنا سماع رأيك! اكتب ملاحظتك أو اقتراحك في رسالة واحدة وسيقرؤها فريق الفعاليات.",
+    },
+    "feedback_received": {
+        "en": "Thank you, your feedback has been passed to the events team. 🙏",
+        "ar": "شكراً لك، وصلت ملاحظتك إلى فريق الفعاليات. 🙏",
+    },
+    "language_set": {
+        "en": "Done — I'll write to you in English. (Send *عربي* to switch to Arabic.)",
+        "ar": "تم — سأراسلك بالعربية. (أرسل *English* للتبديل إلى الإنجليزية.)",
+    },
     "empty_message": {
         "en": "I received an empty message. How can I help you with our events?",
         "ar": "وصلتني رسالة فارغة. كيف أقدر أساعدك في فعالياتنا؟",
@@ -38,11 +70,6 @@ MEDIA_KINDS = {
     "sticker": {"en": "sticker", "ar": "الملصق"},
     "media": {"en": "file", "ar": "الملف"},
 }
-
-
-def detect_language(text: str) -> str:
-    """'ar' when the text holds Arabic script, else 'en' (the router issue refines this, e.g. Arabizi)."""
-    return "ar" if _ARABIC.search(text or "") else "en"
 
 
 def say(key: str, language: str, **values: str) -> str:

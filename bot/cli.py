@@ -11,10 +11,12 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from bot.channels.twilio import to_e164
+from bot.cli_faq import faq_cli
 from bot.db import db
 from bot.errors import MalformedRequest
 from bot.export import export_user
 from bot.pipeline import stale_turns
+from bot.reference_data import sync_reference_data
 from bot.runtime import runtime
 from models import User
 from models.migrate import upgrade
@@ -29,7 +31,9 @@ replies_cli = AppGroup("replies", help="Reply jobs.")
 def db_upgrade(revision: str) -> None:
     """Migrates the database to the latest schema (safe to run again)."""
     upgrade(runtime().settings.database_url, revision)
-    click.echo(f"database at {revision}")
+    with db.session_scope() as session:
+        added = sync_reference_data(session)
+    click.echo(f"database at {revision}" + (f"; added {', '.join(added)}" if added else ""))
 
 
 @users_cli.command("export")
@@ -65,3 +69,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(replies_cli)
+    app.cli.add_command(faq_cli)

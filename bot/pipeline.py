@@ -30,8 +30,8 @@ def answer_turn(session: Session, rt: Runtime, inbound: Message, lock: UserLock)
     """Answers one stored inbound turn, exactly once, and marks it processed."""
     parts = _parts_of(session, inbound.id)
     if not parts:
-        reply = router.route(_context(session, rt, inbound))
-        parts = _store_reply(session, inbound, reply)
+        ctx = _context(session, rt, inbound)
+        parts = _store_reply(session, ctx, router.route(ctx))
     phone = session.get(User, inbound.user_id).phone
     for part in parts:
         lock.renew()
@@ -48,22 +48,29 @@ def answer_turn(session: Session, rt: Runtime, inbound: Message, lock: UserLock)
 def _context(session: Session, rt: Runtime, inbound: Message) -> router.TurnContext:
     attachments = list(session.scalars(select(MessageAttachment)
                                        .where(MessageAttachment.message_id == inbound.id)))
-    return router.TurnContext(session=session, message=inbound, attachments=attachments,
-                              language=_language_of(session, inbound), llm=rt.llm,
-                              history_turns=rt.settings.llm_history_turns)
+    user = session.get(User, inbound.user_id)
+    return router.TurnContext(session=session, message=inbound, attachments=attachments, user=user,
+                              conversation=session.get(Conversation, inbound.conversation_id),
+                              language=_language_of(session, inbound, user), knowledge=rt.knowledge.get(session),
+                              assistant=rt.assistant, settings=rt.settings)
 
 
-def _language_of(session: Session, inbound: Message) -> str:
-    """The turn's language; a photo or location without a caption speaks the user's last written language."""
-    if inbound.body.strip():
-        return catalog.detect_language(inbound.body)
+def _language_of(session: Session, inbound: Message, user: User) -> str:
+    """The language to answer in: the user's explicit choice, else the language of this text (remembered
+    for messages the bot starts), else of their last written message (a photo or "👍" has none)."""
+    if user.language_explicit and user.preferred_language:
+        return user.preferred_language
+    if any(ch.isalpha() for ch in inbound.body):
+        language = catalog.detect_language(inbound.body)
+        user.preferred_language = language
+        return language
     last_text = session.scalars(select(Message.body)
                                 .where(Message.user_id == inbound.user_id, Message.direction == "inbound",
                                        Message.id < inbound.id, Message.body != "")
                                 .order_by(Message.id.desc()).limit(1)).first()
     if last_text:
         return catalog.detect_language(last_text)
-    return session.get(User, inbound.user_id).preferred_language or "en"
+    return user.preferred_language or "en"
 
 
 def _parts_of(session: Session, inbound_id: int) -> list[Message]:
@@ -71,23 +78,30 @@ def _parts_of(session: Session, inbound_id: int) -> list[Message]:
                                 .order_by(Message.part_index)))
 
 
-def _store_reply(session: Session, inbound: Message, reply: router.Reply) -> list[Message]:
+def _store_reply(session: Session, ctx: router.TurnContext, reply: router.Reply) -> list[Message]:
+    inbound = ctx.message
     texts = split_message(reply.text)
     now = utcnow()
     parts = [Message(conversation_id=inbound.conversation_id, user_id=inbound.user_id, direction="outbound",
                      role="assistant", body=text, status="pending", status_rank=0, reply_to_id=inbound.id,
-                     part_index=i, part_count=len(texts), route=reply.route, created_at=now, updated_at=now,
-                     meta={"language": reply.language, **reply.meta},
+                     part_index=i, part_count=len(texts), route=reply.route, route_key=reply.route_key,
+                     confidence=reply.confidence, language=reply.language, created_at=now, updated_at=now,
+                     meta=reply.meta or None,
                      # usage belongs to the answer as a whole: recorded once, on its first part
                      model=reply.model, prompt_tokens=reply.prompt_tokens if i == 0 else None,
                      completion_tokens=reply.completion_tokens if i == 0 else None,
                      latency_ms=reply.latency_ms if i == 0 else None)
              for i, text in enumerate(texts)]
     session.add_all(parts)
+    ctx.conversation.context = {**(ctx.conversation.context or {}), "awaiting": reply.awaiting}
+    session.execute(update(Message).where(Message.id == inbound.id)
+                    .values(language=ctx.language, route=reply.route, route_key=reply.route_key,
+                            confidence=reply.confidence))
     session.execute(update(Conversation).where(Conversation.id == inbound.conversation_id)
                     .values(message_count=Conversation.message_count + len(parts), last_message_at=now))
     session.commit()
-    log.info("reply stored message_id=%s route=%s parts=%d", inbound.id, reply.route, len(parts))
+    log.info("reply stored message_id=%s route=%s key=%s confidence=%s parts=%d", inbound.id, reply.route,
+             reply.route_key, reply.confidence, len(parts))
     return parts
 
 

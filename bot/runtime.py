@@ -9,7 +9,9 @@ from dataclasses import dataclass
 import redis
 from flask import Flask, current_app
 
+from bot.assistant import Assistant
 from bot.channels import Sender, make_sender
+from bot.knowledge import KnowledgeCache
 from bot.llm import LanguageModel, make_llm
 from bot.locks import LocalLocks, RedisLocks
 from bot.queue import RQTaskQueue, TaskQueue, ThreadTaskQueue
@@ -24,6 +26,8 @@ class Runtime:
     queue: TaskQueue
     locks: RedisLocks | LocalLocks
     redis: redis.Redis | None
+    knowledge: KnowledgeCache
+    assistant: Assistant
 
     def init_app(self, app: Flask) -> None:
         app.extensions["runtime"] = self
@@ -36,8 +40,10 @@ def build_runtime(app: Flask, settings: Settings) -> Runtime:
         queue, locks = RQTaskQueue(client), RedisLocks(client, settings.user_lock_seconds)
     else:
         client, queue, locks = None, ThreadTaskQueue(app), LocalLocks()
-    return Runtime(settings=settings, sender=make_sender(settings), llm=make_llm(settings), queue=queue,
-                   locks=locks, redis=client)
+    llm = make_llm(settings)
+    return Runtime(settings=settings, sender=make_sender(settings), llm=llm, queue=queue, locks=locks,
+                   redis=client, knowledge=KnowledgeCache(settings.match_high, settings.match_low),
+                   assistant=Assistant(llm, settings))
 
 
 def runtime() -> Runtime:

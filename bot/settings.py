@@ -6,6 +6,7 @@ In production (`BOT_ENV=production`) a missing required setting stops start-up w
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -15,6 +16,10 @@ from bot.errors import ConfigurationError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 DEV_AUTH_TOKEN = "embedded-dev-token"  # signs the local chat's webhooks when no Twilio token is set
+
+# USD per million tokens (input, output); LLM_PRICES='{"model": [in, out]}' adds or overrides entries.
+DEFAULT_LLM_PRICES = {"gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.00), "gpt-4.1-mini": (0.40, 1.60),
+                      "gpt-4.1": (2.00, 8.00), "gpt-4.1-nano": (0.10, 0.40)}
 
 REQUIRED_IN_PRODUCTION = ("DATABASE_URL", "REDIS_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
                           "TWILIO_WHATSAPP_NUMBER", "PUBLIC_BASE_URL", "SECRET_KEY")
@@ -42,6 +47,18 @@ def float_or_default(name: str, value: str | None, default: float) -> float:
         return float(value)
     except ValueError as exc:
         raise ConfigurationError(f"{name} must be a number, got {value!r}") from exc
+
+
+def prices_from(value: str | None) -> dict:
+    prices = dict(DEFAULT_LLM_PRICES)
+    if not value:
+        return prices
+    try:
+        extra = json.loads(value)
+        prices.update({str(model): (float(p[0]), float(p[1])) for model, p in extra.items()})
+    except (ValueError, TypeError, IndexError, AttributeError) as exc:
+        raise ConfigurationError('LLM_PRICES must be JSON like {"model": [input_usd_per_1m, output_usd_per_1m]}') from exc
+    return prices
 
 
 def normalise_database_url(url: str) -> str:
@@ -85,6 +102,13 @@ class Settings:
     max_request_bytes: int = 64 * 1024
     outbox_path: str = field(default_factory=lambda: str(INSTANCE_DIR / "outbox.jsonl"))
     user_lock_seconds: int = 300
+    match_high: float = 0.5
+    match_low: float = 0.25
+    llm_daily_token_budget: int = 20000
+    llm_cache_ttl_seconds: int = 6 * 3600
+    llm_prompt_token_budget: int = 3000
+    llm_prices: dict = field(default_factory=lambda: dict(DEFAULT_LLM_PRICES))
+    feedback_prompt: bool = True
 
     @property
     def embedded_queue(self) -> bool:
@@ -131,6 +155,16 @@ class Settings:
                                                      get("CONVERSATION_IDLE_MINUTES"),
                                                      cls.conversation_idle_minutes),
             outbox_path=get("OUTBOX_PATH") or str(INSTANCE_DIR / "outbox.jsonl"),
+            match_high=float_or_default("MATCH_HIGH", get("MATCH_HIGH"), cls.match_high),
+            match_low=float_or_default("MATCH_LOW", get("MATCH_LOW"), cls.match_low),
+            llm_daily_token_budget=int_or_default("LLM_DAILY_TOKEN_BUDGET", get("LLM_DAILY_TOKEN_BUDGET"),
+                                                  cls.llm_daily_token_budget),
+            llm_cache_ttl_seconds=int_or_default("LLM_CACHE_TTL_SECONDS", get("LLM_CACHE_TTL_SECONDS"),
+                                                 cls.llm_cache_ttl_seconds),
+            llm_prompt_token_budget=int_or_default("LLM_PROMPT_TOKEN_BUDGET", get("LLM_PROMPT_TOKEN_BUDGET"),
+                                                   cls.llm_prompt_token_budget),
+            llm_prices=prices_from(get("LLM_PRICES")),
+            feedback_prompt=parse_boolean(get("FEEDBACK_PROMPT"), default=True),
         )
         if settings.env == "production":
             missing = [name for name in REQUIRED_IN_PRODUCTION if not get(name)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, func, text
+from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, JSONType, UTCDateTime
@@ -29,6 +29,8 @@ class Conversation(Base):
     message_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     context: Mapped[dict | None] = mapped_column(JSONType)  # dialog state for multi-turn flows
+    total_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    total_cost_usd: Mapped[float] = mapped_column(Numeric(12, 6), default=0, server_default="0")
 
 
 class ConversationParticipant(Base):

@@ -44,6 +44,9 @@ class Message(Base):
     part_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     part_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     route: Mapped[str | None] = mapped_column(String(20))  # llm | fallback | intent | faq | command ...
+    route_key: Mapped[str | None] = mapped_column(String(100))  # the intent or FAQ key that answered
+    confidence: Mapped[float | None] = mapped_column(Float)
+    language: Mapped[str | None] = mapped_column(String(8))
     model: Mapped[str | None] = mapped_column(String(100))
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)

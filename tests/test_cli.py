@@ -57,7 +57,7 @@ def test_export_document_shape(exchange, runner, twilio):
     assert image_reply["route"] == "media" and image_reply["attachments"] == []
     assert (image_reply["status"], image_reply["error_code"]) == ("failed", 63016)
     assert image_reply["twilio_sid"] == twilio.sent_to(PHONE)[0]["sid"]
-    assert question["body"] == ARABIC and question["route"] is None
+    assert question["body"] == ARABIC and question["route"] == "llm", "an inbound turn records what answered it"
     assert answer["route"] == "llm" and answer["body"] == f"FAKE-LLM: {ARABIC}"
     assert (answer["status"], answer["error_code"]) == ("queued", None)
 

@@ -97,7 +97,7 @@ def test_a_part_interrupted_while_submitting_is_not_resent(app, client, session,
 def test_permanent_failure_stops_the_remaining_parts(app, client, session, twilio):
     phone = "+967712000208"
     twilio.rules[f"whatsapp:{phone}"] = {"status": 400, "code": 63016}
-    send(client, phone, "LONGANSWER please")
+    send(client, phone, "LLMPROBE LONGANSWER")
     run_jobs(app)
     assert len(twilio.attempts_to(phone)) == 1
     parts = replies(session)

@@ -1,0 +1,54 @@
+"""Python actions named by intents (`action:` in intents/*.yaml)."""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from bot import catalog
+from bot.intents import Intent
+from bot.nlu.normalize import normalize
+from bot.router import Reply, TurnContext
+from models.base import utcnow
+
+log = logging.getLogger(__name__)
+ARABIC_WORDS = ("عربي", "عربيه", "العربيه", "بالعربي", "arabic", "arabi", "3arabi")
+ENGLISH_WORDS = ("english", "انجليزي", "انقليزي", "بالانجليزي", "eng")
+
+
+def request_human(ctx: TurnContext, intent: Intent, confidence: float) -> Reply:
+    """Records the request on the conversation; the organizers issue routes it to a person's inbox."""
+    log.info("human requested user_id=%s conversation_id=%s", ctx.user.id, ctx.conversation.id)
+    context = dict(ctx.conversation.context or {})
+    context["handoff_requested_at"] = utcnow().isoformat()
+    ctx.conversation.context = context
+    return Reply(catalog.say("human_requested", ctx.language), "intent", ctx.language, route_key=intent.name,
+                 confidence=confidence)
+
+
+def collect_feedback(ctx: TurnContext, intent: Intent, confidence: float) -> Reply:
+    return Reply(catalog.say("feedback_invite", ctx.language), "intent", ctx.language, route_key=intent.name,
+                 confidence=confidence, awaiting={"kind": "free_feedback", "at": utcnow().isoformat()})
+
+
+def switch_language(ctx: TurnContext, intent: Intent, confidence: float) -> Reply:
+    """"English" / "عربي" pick a language explicitly; it sticks until the user switches again."""
+    words = normalize(ctx.text).split()
+    if any(w in ARABIC_WORDS for w in words):
+        target = "ar"
+    elif any(w in ENGLISH_WORDS for w in words):
+        target = "en"
+    else:
+        target = "en" if ctx.language == "ar" else "ar"
+    ctx.user.preferred_language = target
+    ctx.user.language_explicit = True
+    return Reply(catalog.say("language_set", target), "intent", target, route_key=intent.name,
+                 confidence=confidence)
+
+
+ACTIONS: dict[str, Callable[[TurnContext, Intent, float], Reply]] = {
+    "request_human": request_human, "collect_feedback": collect_feedback, "switch_language": switch_language,
+}
+
+
+def run(name: str, ctx: TurnContext, intent: Intent, confidence: float) -> Reply:
+    return ACTIONS[name](ctx, intent, confidence)

@@ -1,0 +1,1 @@
+"""The router's handlers, one module per family."""

@@ -1,0 +1,1 @@
+"""Natural-language understanding: bilingual normalisation, language detection and an intent/FAQ matcher."""

@@ -1,0 +1,343 @@
+"""Trained, deterministic matcher from a user message to an intent or FAQ entry.
+
+Design (measured in docs/matching.md):
+
+* Every example and query goes through ``normalize`` + ``canonical_dialect``.
+* Features: TF-IDF of char_wb 2–5-grams (robust to typos, clitics and inflection in both scripts) joined
+  with TF-IDF of word 1–2-grams (word order and exact words), rows L2-normalised.
+* Scorer: one-vs-rest linear SVM. Catalogues too big for dense per-class weights (classes × features over
+  ``max_linear_weights``) fall back to nearest-centroid cosine, which scales to 10,000+ entries.
+* Arabizi queries ("kam si3r el tadhkara") are also scored by a second SVM trained on the consonant
+  skeletons of the Arabic examples (see ``arabic_skeleton``); the more confident of the two views is used.
+* Confidence: softmax of the scores divided by a temperature. The default temperatures were fitted by
+  cross-validation (``fit_temperature``); the top candidate's probability is the confidence in [0, 1].
+
+Everything is deterministic: liblinear is seeded, ties are broken by entry order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy.sparse import csr_matrix, hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize as l2_normalize
+from sklearn.svm import LinearSVC
+
+from .entries import Entry
+from .normalize import arabic_skeleton, arabizi_skeleton, canonical_dialect, is_arabizi, normalize
+
+SEED = 0
+THRESHOLDS: tuple[float, float] = (0.6, 0.3)
+"""(high, low): answer from the FAQ at ≥ high, ask a clarifying question between, LLM below."""
+
+
+def prepare(text: str) -> str:
+    """The matcher's view of a text: normalised, with dialect function words canonicalised."""
+    return canonical_dialect(normalize(text))
+
+
+@dataclass(frozen=True)
+class MatcherConfig:
+    """Knobs of the matcher; the defaults are the configuration chosen in docs/matching.md."""
+
+    char_ngrams: tuple[int, int] = (2, 5)
+    word_ngrams: tuple[int, int] = (1, 2)
+    svm_c: float = 1.0
+    # Softmax temperatures, fitted by 5-fold cross-validation on the training examples (fit_temperature).
+    svm_temperature: float = 0.15
+    centroid_temperature: float = 0.03
+    # Dense OvR weights cost 4 bytes × classes × features (160 MB at the default); above this budget the
+    # matcher uses nearest centroid instead (fast to fit and query, but much less accurate: see the docs).
+    max_linear_weights: int = 40_000_000
+    arabizi: bool = True
+
+
+def _tfidf(analyzer: str, ngrams: tuple[int, int]) -> TfidfVectorizer:
+    # Texts are prepared already; token_pattern \S+ keeps one-letter Arabic words and digits.
+    extra = {"token_pattern": r"\S+"} if analyzer == "word" else {}
+    return TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, sublinear_tf=True, lowercase=False,
+                           dtype=np.float32, **extra)
+
+
+class _View:
+    """TF-IDF features (char_wb + word) and a scorer over them for one representation of the text."""
+
+    def __init__(self, config: MatcherConfig) -> None:
+        self.config = config
+        self.char = _tfidf("char_wb", config.char_ngrams)
+        self.word = _tfidf("word", config.word_ngrams)
+        self.svm: LinearSVC | None = None
+        self.centroids: csr_matrix | None = None
+        self.classes: np.ndarray = np.zeros(0, dtype=int)
+
+    def fit(self, texts: list[str], labels: np.ndarray, n_classes: int) -> "_View":
+        x = l2_normalize(hstack([self.char.fit_transform(texts), self.word.fit_transform(texts)]).tocsr())
+        # Kept for absolute evidence (see Matcher.evidence): the softmax only says which entry is likeliest,
+        # not whether the text resembles any example at all.
+        self.examples, self.labels = x, labels
+        # IDF of each known word: coverage counts words by how telling they are ("please" next to an unknown
+        # word must not make a text look familiar). Unknown words weigh as much as the rarest known word.
+        self.word_idf = {t: float(self.word.idf_[i]) for t, i in self.word.vocabulary_.items() if " " not in t}
+        self.unknown_idf = max(self.word_idf.values(), default=1.0)
+        self.classes = np.unique(labels)
+        if len(self.classes) >= 2 and len(self.classes) * x.shape[1] <= self.config.max_linear_weights:
+            self.svm = LinearSVC(C=self.config.svm_c, random_state=SEED).fit(x, labels)
+            # float32 halves the dense weight matrix (4 bytes × classes × features) at no accuracy cost.
+            self.svm.coef_ = self.svm.coef_.astype(np.float32)
+            self.svm.intercept_ = self.svm.intercept_.astype(np.float32)
+        else:
+            # Mean of the class's example vectors: one sparse row per class keeps memory and latency
+            # proportional to the catalogue, not to classes × vocabulary.
+            onehot = csr_matrix((np.ones(len(labels), dtype=np.float32), (labels, np.arange(len(labels)))),
+                                shape=(n_classes, len(labels)))
+            self.centroids = l2_normalize(onehot @ x).T.tocsr()  # features × classes
+        return self
+
+    def transform(self, texts: Sequence[str]) -> csr_matrix:
+        return l2_normalize(hstack([self.char.transform(texts), self.word.transform(texts)]).tocsr())
+
+    def probabilities(self, texts: Sequence[str], n_classes: int) -> np.ndarray:
+        """Softmax over all classes (classes unseen by this view get probability 0)."""
+        x = self.transform(texts)
+        if self.svm is not None:
+            scores, temperature = self.svm.decision_function(x), self.config.svm_temperature
+            if scores.ndim == 1:  # binary liblinear returns one column: the second class's margin
+                scores = np.column_stack([-scores, scores])
+        else:
+            scores, temperature = (x @ self.centroids).toarray(), self.config.centroid_temperature
+        scores = np.asarray(scores, dtype=np.float64)
+        full = np.full((len(texts), n_classes), -np.inf)
+        full[:, self.classes] = scores if self.svm is not None else scores[:, self.classes]
+        return softmax(full, temperature)
+
+
+def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    """Row-wise softmax of ``scores / temperature`` (−inf entries get probability 0)."""
+    z = scores / temperature
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+class Matcher:
+    """Ranks entries for a text. ``Matcher().fit(entries).rank(text, k)`` → [(key, confidence), …]."""
+
+    def __init__(self, config: MatcherConfig | None = None) -> None:
+        self.config = config or MatcherConfig()
+        self.keys: list[str] = []
+        self.kinds: list[str] = []
+        self._main: _View | None = None
+        self._skeleton: _View | None = None
+
+    @property
+    def linear(self) -> bool:
+        """True when the linear SVM is used (False: nearest-centroid mode for very large catalogues)."""
+        return self._main is not None and self._main.svm is not None
+
+    def fit(self, entries: Sequence[Entry]) -> "Matcher":
+        """Train on every example (English and Arabic) of every entry; returns self.
+
+        Keys must be unique; entries without examples are kept but can never be returned.
+        """
+        keys = [e.key for e in entries]
+        if len(set(keys)) != len(keys):
+            raise ValueError("entry keys must be unique")
+        self.keys, self.kinds = keys, [e.kind for e in entries]
+        texts, labels = [], []
+        for i, entry in enumerate(entries):
+            for example in entry.examples:
+                prepared = prepare(example)
+                if prepared:
+                    texts.append(prepared)
+                    labels.append(i)
+        self._main = self._skeleton = None
+        if not texts:
+            return self
+        self._main = _View(self.config).fit(texts, np.array(labels), len(keys))
+        if self.config.arabizi:
+            # Consonant skeletons of the Arabic-script examples, for Latin-script Arabic queries.
+            sk_texts, sk_labels = [], []
+            for entry_index, example in zip(labels, texts):
+                skeleton = arabic_skeleton(example)
+                if skeleton:
+                    sk_texts.append(skeleton)
+                    sk_labels.append(entry_index)
+            if sk_texts:
+                self._skeleton = _View(self.config).fit(sk_texts, np.array(sk_labels), len(keys))
+        return self
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated class probabilities, one row per text, columns in entry order."""
+        n = len(self.keys)
+        if self._main is None or not texts:
+            return np.zeros((len(texts), n))
+        prepared = [prepare(t) for t in texts]
+        probs = self._main.probabilities(prepared, n)
+        if self._skeleton is not None:
+            for row, text in enumerate(texts):
+                if is_arabizi(text):
+                    skeleton = arabizi_skeleton(text)
+                    if skeleton:
+                        # The more confident view wins: Arabic words are only visible to the skeleton
+                        # view, English loanwords ("fi wifi") only to the main one; averaging would halve
+                        # the confidence of every Arabizi match and push it into the clarify band.
+                        alt = self._skeleton.probabilities([skeleton], n)[0]
+                        if alt.max() > probs[row].max():
+                            probs[row] = alt
+        # Texts with no letters or digits ("?!", an emoji) match nothing.
+        probs[[i for i, p in enumerate(prepared) if not p]] = 0.0
+        return probs
+
+    def evidence(self, text: str, key: str) -> tuple[float, float]:
+        """How well `text` is covered by what the catalogue knows, independent of the other entries.
+
+        Returns:
+            (similarity, coverage): the cosine similarity of the text to the nearest example of `key`, and
+            the IDF-weighted share of the text's words found in any example. Out-of-scope questions ("tell me a joke")
+            often win the softmax by default yet score low on both.
+        """
+        if self._main is None:
+            return 0.0, 0.0
+        # Called once per routed message, so it must stay well under a millisecond at 10,000 entries
+        # (scripts/bench_matching.py). Lookups are built on first use and rebuilt after a refit, which replaces
+        # self.keys and the views: key → entry index, and per view each entry's example rows (a list search
+        # and a boolean mask over every example took ~0.3 ms), plus the fitted analyzers, vocabularies and
+        # IDF so the query vector is built directly (view.transform's input validation took ~1.3 ms).
+        cache = self.__dict__.get("_evidence_index")
+        if cache is None or cache[0] is not self.keys:
+            cache = (self.keys, {k: i for i, k in enumerate(self.keys)})
+            self._evidence_index = cache
+        index = cache[1].get(key)
+        if index is None:
+            return 0.0, 0.0
+        views = [(self._main, prepare(text))]
+        if self._skeleton is not None and is_arabizi(text):
+            views.append((self._skeleton, arabizi_skeleton(text)))
+        best = (0.0, 0.0)
+        for view, prepared in views:
+            words = prepared.split()
+            if not words:
+                continue
+            lookup = view.__dict__.get("_evidence_lookup")
+            if lookup is None:
+                order = np.argsort(view.labels, kind="stable")
+                sorted_rows = view.examples if np.array_equal(order, np.arange(len(order))) else view.examples[order]
+                bounds = np.searchsorted(view.labels[order], np.arange(len(self.keys) + 1))
+                vectorizers = (view.char, view.word)
+                # Same arithmetic as TfidfVectorizer.transform (counts → 1 + log → × idf → l2 per vectorizer,
+                # then l2 of the stacked row); any other vectorizer setting falls back to view.transform.
+                direct = all(v.sublinear_tf and v.use_idf and v.norm == "l2" and not v.binary for v in vectorizers)
+                offsets = np.cumsum([0] + [len(v.vocabulary_) for v in vectorizers])
+                analyzers = tuple((v.build_analyzer(), v.vocabulary_, v.idf_.astype(np.float32), int(offset))
+                                  for v, offset in zip(vectorizers, offsets))
+                lookup = view._evidence_lookup = (sorted_rows, bounds, direct, analyzers)
+            examples, bounds, direct, analyzers = lookup
+            first, last = int(bounds[index]), int(bounds[index + 1])
+            similarity = 0.0
+            if last > first:
+                if direct:
+                    parts = []
+                    for analyze, vocabulary, idf, offset in analyzers:
+                        counts: dict[int, int] = {}
+                        for feature in analyze(prepared):
+                            column = vocabulary.get(feature)
+                            if column is not None:
+                                counts[column] = counts.get(column, 0) + 1
+                        if counts:
+                            columns = np.fromiter(counts, dtype=np.int64, count=len(counts))
+                            values = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+                            values = (np.log(values) + np.float32(1)) * idf[columns]
+                            parts.append((columns + offset, values / np.sqrt(np.dot(values, values))))
+                    if parts:
+                        columns = np.concatenate([c for c, _ in parts])
+                        values = np.concatenate([v for _, v in parts])
+                        values /= np.sqrt(np.dot(values, values))
+                        ordering = np.argsort(columns)
+                        columns, values = columns[ordering], values[ordering]
+                        # Dot product of the query with each example row of the entry (CSR slices).
+                        start, stop = examples.indptr[first], examples.indptr[last]
+                        row_columns = examples.indices[start:stop]
+                        position = np.minimum(np.searchsorted(columns, row_columns), len(columns) - 1)
+                        products = np.where(columns[position] == row_columns,
+                                            examples.data[start:stop] * values[position], np.float32(0))
+                        row_starts = examples.indptr[first:last] - start
+                        nonempty = examples.indptr[first + 1:last + 1] > examples.indptr[first:last]
+                        if nonempty.any() and len(products):
+                            similarity = float(np.add.reduceat(products, row_starts[nonempty]).max())
+                else:
+                    similarity = float((examples[first:last] @ view.transform([prepared]).T).max())
+            weights = [view.word_idf.get(w, view.unknown_idf) for w in words]
+            coverage = sum(wt for w, wt in zip(words, weights) if w in view.word_idf) / sum(weights)
+            best = max(best, (similarity, coverage))
+        return best
+
+    def rank(self, text: str, k: int = 5) -> list[tuple[str, float]]:
+        """Top-``k`` (key, confidence) pairs, best first; confidence in [0, 1], summing to ≤ 1."""
+        if not self.keys:
+            return []
+        probs = self.probabilities([text])[0]
+        if not probs.any():
+            return []
+        order = np.argsort(-probs, kind="stable")[:k]
+        return [(self.keys[i], float(probs[i])) for i in order]
+
+
+def cross_validated_scores(entries: Sequence[Entry], folds: int = 5,
+                           config: MatcherConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Raw held-out scores (examples × entries) and true entry indices under ``folds``-fold CV.
+
+    Example ``j`` of every entry goes to fold ``j % folds``: deterministic and stratified by entry, so every
+    entry keeps most of its phrasings in each training fold.
+    """
+    config = config or MatcherConfig()
+    scores_all, truth_all = [], []
+    for fold in range(folds):
+        train = [Entry(e.key, e.kind, tuple(x for j, x in enumerate(e.examples) if j % folds != fold))
+                 for e in entries]
+        test = [(i, x) for i, e in enumerate(entries) for j, x in enumerate(e.examples) if j % folds == fold]
+        view = Matcher(config).fit(train)._main
+        if not test or view is None:
+            continue
+        x = view.transform([prepare(t) for _, t in test])
+        raw = view.svm.decision_function(x) if view.svm is not None else (x @ view.centroids).toarray()
+        if raw.ndim == 1:
+            raw = np.column_stack([-raw, raw])
+        full = np.full((len(test), len(entries)), -np.inf)
+        full[:, view.classes] = raw if view.svm is not None else raw[:, view.classes]
+        scores_all.append(full)
+        truth_all.extend(i for i, _ in test)
+    return np.vstack(scores_all), np.array(truth_all)
+
+
+def fit_temperature(entries: Sequence[Entry], folds: int = 5, config: MatcherConfig | None = None,
+                    grid: Sequence[float] = (0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5)) -> float:
+    """Temperature in ``grid`` minimising the log-loss of held-out examples under cross-validation.
+
+    Used offline (scripts/bench_matching.py --fit-temperature) to set the defaults in MatcherConfig.
+    """
+    scores, truth = cross_validated_scores(entries, folds, config)
+    losses = [-np.mean(np.log(softmax(scores, t)[np.arange(len(truth)), truth] + 1e-12)) for t in grid]
+    return float(grid[int(np.argmin(losses))])
+
+
+def choose_thresholds(entries: Sequence[Entry], answer_precision: float = 0.95, clarify_precision: float = 0.5,
+                      folds: int = 5, config: MatcherConfig | None = None) -> tuple[float, float]:
+    """(high, low) from cross-validated confidences of the entries' own phrasings.
+
+    ``high`` is the lowest confidence (on a 0.05 grid) above which held-out top-1 answers reach
+    ``answer_precision``; ``low`` the lowest above which they reach ``clarify_precision``. Out-of-scope
+    behaviour is then checked separately (it cannot be fitted from in-scope phrasings alone).
+    """
+    config = config or MatcherConfig()
+    scores, truth = cross_validated_scores(entries, folds, config)
+    probs = softmax(scores, config.svm_temperature)
+    conf, correct = probs.max(axis=1), probs.argmax(axis=1) == truth
+
+    def lowest(target: float) -> float:
+        for t in np.round(np.arange(0.05, 1.0, 0.05), 2):
+            sel = conf >= t
+            if sel.any() and correct[sel].mean() >= target:
+                return float(t)
+        return 0.95
+    return lowest(answer_precision), lowest(clarify_precision)

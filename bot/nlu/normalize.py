@@ -1,0 +1,248 @@
+"""Bilingual (Arabic + English) text normalisation and language detection.
+
+Every matcher feature is computed on ``normalize(text)`` so that the examples and the incoming WhatsApp
+message meet in the same form: users type without diacritics, mix alef/hamza spellings, write ة as ه,
+use Arabic-Indic digits, and pepper messages with emoji and punctuation.
+
+The Arabizi helpers (``is_arabizi``, ``arabizi_skeleton``, ``arabic_skeleton``) map Latin-script Arabic
+and Arabic script onto one consonant skeleton so that "kam si3r el tadhkara" can meet "كم سعر التذكرة".
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Harakat (fathatan .. sukun, the extended marks up to U+065F) and the superscript alef U+0670: users
+# almost never type them, so they only split otherwise identical words.
+_DIACRITICS = re.compile("[\u064B-\u065F\u0670\u06D6-\u06ED]")
+_TATWEEL = "\u0640"  # kashida: pure elongation, carries no meaning
+
+_CHAR_MAP = str.maketrans({
+    # Alef forms are spelled interchangeably in informal writing.
+    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا",
+    # Final ya/alef maqsura and ta marbuta/ha are confused constantly in chat text.
+    "ى": "ي", "ة": "ه",
+    # Arabic-Indic and Persian (Eastern Arabic) digits -> ASCII so prices and counts match either way.
+    **{chr(0x0660 + i): str(i) for i in range(10)},
+    **{chr(0x06F0 + i): str(i) for i in range(10)},
+    # Persian letter variants that Gulf/Yemeni phone keyboards sometimes produce.
+    "ی": "ي", "ک": "ك",
+})
+
+# Apostrophes are deleted rather than spaced so "don't" and "dont" become one token.
+_APOSTROPHES = re.compile("['\u2018\u2019\u02BC\u0060\u00B4]")
+_SPACES = re.compile(r"\s+")
+
+ARABIC_PREFIXES: tuple[str, ...] = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ب", "ل", "ف")
+"""Clitic prefixes stripped by ``strip_arabic_prefix``; longest first so وال wins over و."""
+
+
+def _is_kept(ch: str) -> bool:
+    """Letters and digits survive; punctuation, symbols and emoji become spaces."""
+    cat = unicodedata.category(ch)
+    return cat[0] in "LN" or ch.isspace()
+
+
+def normalize(text: str, strip_prefixes: bool = False) -> str:
+    """Return the canonical form used by every matcher.
+
+    Steps: NFKC, case folding, Arabic diacritics and tatweel removed, alef forms → ا, ى → ي, ة → ه,
+    Arabic-Indic/Persian digits → ASCII, apostrophes deleted, other punctuation/symbols/emoji → space,
+    whitespace collapsed. With ``strip_prefixes`` Arabic clitic prefixes (ال، و، ب، ل، ف and combinations)
+    are removed from each Arabic token as well.
+    """
+    if not text:
+        return ""
+    # NFKC first: it folds Arabic presentation forms (e.g. the ﻻ ligature) and full-width Latin.
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _DIACRITICS.sub("", text).replace(_TATWEEL, "")
+    text = text.translate(_CHAR_MAP)
+    text = _APOSTROPHES.sub("", text)
+    text = "".join(ch if _is_kept(ch) else " " for ch in text)
+    text = _SPACES.sub(" ", text).strip()
+    if strip_prefixes:
+        text = " ".join(strip_arabic_prefix(tok) for tok in text.split(" "))
+    return text
+
+
+def _is_arabic_letter(ch: str) -> bool:
+    return "\u0600" <= ch <= "\u06FF" or "\u0750" <= ch <= "\u077F" or "\uFB50" <= ch <= "\uFEFF"
+
+
+def strip_arabic_prefix(token: str, min_stem: int = 3) -> str:
+    """Remove one clitic prefix from an Arabic token, keeping a stem of at least ``min_stem`` letters.
+
+    Light on purpose: only the article and the one-letter conjunctions/prepositions, and only when the
+    remainder is long enough to be a word (so وين or بكم are left alone).
+    """
+    if not token or not _is_arabic_letter(token[0]):
+        return token
+    for prefix in ARABIC_PREFIXES:
+        if token.startswith(prefix) and len(token) - len(prefix) >= min_stem:
+            return token[len(prefix):]
+    return token
+
+
+# --- Language detection ------------------------------------------------------------------------------
+
+# Very common Arabizi function/question words that are not English words (so "fee", "min", "hal" and
+# "ana" are deliberately absent: they collide with English words or names).
+ARABIZI_WORDS: frozenset[str] = frozenset({
+    "shu", "shou", "shoo", "sho", "esh", "eish", "aish", "aysh", "wesh", "weish", "ish",
+    "kaif", "kaef", "keef", "kif", "kef", "kayf", "kam", "bkam", "bikam", "mata", "emta", "imta", "amta",
+    "wain", "wein", "wen", "fein", "fen", "feen", "ween", "leesh", "lesh", "laish", "laysh", "leish",
+    "3shan", "ashan", "3ashan", "abgha", "abga", "abi", "abghi", "ab8a", "abi", "bghit", "biddi", "baddi",
+    "momken", "mumkin", "mmkn", "mumken", "ya3ni", "yani", "yalla", "yallah", "inshallah", "insha",
+    "shukran", "shokran", "marhaba", "ahlan", "habibi", "mashallah", "wallah", "walla", "akhi", "ukhti",
+    "hala", "keefak", "kaifak", "shlonak", "shlon", "eshloon", "ayna", "limatha", "madha", "mada",
+    "enta", "inta", "anta", "inti", "enti", "ihna", "e7na", "7na", "ma3", "ma3ak", "fi", "fih", "fiih",
+    "el", "al", "wil", "wel", "bil", "fil", "lil",
+})
+# Common English words that contain "al"/"el"-like tokens are not needed: tokens are matched whole.
+
+# A digit standing for an Arabic consonant: 2 ء, 3 ع, 5 خ, 6 ط, 7 ح, 8 ق/غ, 9 ق/ص.
+_ARABIZI_DIGITS = "2356789"
+_DIGIT_INSIDE = re.compile(rf"[a-z][{_ARABIZI_DIGITS}]+[a-z]")       # sa3a, ma7al, ta2ja
+_DIGIT_FIRST = re.compile(rf"^[{_ARABIZI_DIGITS}][a-z]{{2,}}$")       # 3ndi, 7abibi, 5alas
+_DIGIT_LAST = re.compile(rf"^[a-z]{{2,}}[{_ARABIZI_DIGITS}]$")        # shaba7, ma3 (len>=3)
+# English digit+letter tokens that the rules above would otherwise catch.
+_ENGLISH_DIGIT_TOKEN = re.compile(r"^\d+(st|nd|rd|th|am|pm|km|kg|gb|mb|k|m|g|h|hr|hrs|min|mins|s|x|d|yr|yrs)$"
+                                  r"|^(mp|win|covid|b|g|ps|h|a|p|v|f|s)\d+$")
+
+
+def _arabizi_digit_token(token: str) -> bool:
+    """True for a Latin token that uses a digit as an Arabic letter inside a word."""
+    if _ENGLISH_DIGIT_TOKEN.match(token):
+        return False
+    return bool(_DIGIT_INSIDE.search(token) or _DIGIT_FIRST.match(token) or _DIGIT_LAST.match(token))
+
+
+def is_arabizi(text: str) -> bool:
+    """Heuristic: is this Latin-script text Arabic written in Latin letters (Arabizi)?
+
+    True when a token uses a digit as a letter (sa3r, 7ajz, 3ndi), or when the Arabizi function words
+    make up a clear share of the message (two hits, or one hit in a message of at most three words).
+    English sentences rarely meet either condition; short ambiguous texts stay English.
+    """
+    tokens = normalize(text).split()
+    latin = [t for t in tokens if t.isascii()]
+    if not latin:
+        return False
+    if any(_arabizi_digit_token(t) for t in latin):
+        return True
+    hits = sum(1 for t in latin if t in ARABIZI_WORDS)
+    return hits >= 2 or (hits == 1 and len(latin) <= 3 and latin[0] not in {"el", "al", "fi"})
+
+
+def detect_language(text: str) -> str:
+    """Return 'ar' for Arabic script or Arabizi, 'en' for other Latin text ('en' when there are no letters).
+
+    The script with more letters wins; Latin text goes to 'ar' only when ``is_arabizi`` says so.
+    """
+    arabic = latin = 0
+    for ch in text:
+        if _is_arabic_letter(ch) and ch.isalpha():
+            arabic += 1
+        elif ch.isascii() and ch.isalpha():
+            latin += 1
+    if arabic and arabic >= latin:
+        return "ar"
+    if latin and is_arabizi(text):
+        return "ar"
+    return "en"
+
+
+# --- A shared consonant skeleton for Arabic script and Arabizi ---------------------------------------
+
+# Arabic letters -> Latin consonant classes. Letters that Arabizi writers render alike share a class
+# (ث/س/ص → s, ذ/ز/ظ → z, ت/ط → t, د/ض → d, ق/ك → k, ح/ه → h); ش خ غ use upper-case codes. Alef, hamza, ain, waw and ya are dropped:
+# Arabic script leaves short vowels unwritten and uses ا/و/ي for long ones, while Arabizi writes vowels
+# freely, so only the remaining consonants can be compared reliably.
+_AR_TO_SKELETON = str.maketrans({
+    "ا": "", "ء": "", "ؤ": "", "ئ": "", "ي": "", "و": "", "ع": "", "ه": "h", "ة": "h", "ح": "h",
+    "ب": "b", "ت": "t", "ث": "s", "ج": "j", "خ": "X", "د": "d", "ذ": "z", "ر": "r",
+    "ز": "z", "س": "s", "ش": "C", "ص": "s", "ض": "d", "ط": "t", "ظ": "z", "غ": "G",
+    "ف": "f", "ق": "k", "ك": "k", "ل": "l", "م": "m", "ن": "n", "پ": "b", "چ": "j", "گ": "G", "ڤ": "f",
+})
+# Digraph outputs are upper case so the single-letter table below cannot rewrite them again.
+_LATIN_DIGRAPHS = (("sh", "C"), ("ch", "C"), ("kh", "X"), ("gh", "G"), ("th", "s"), ("dh", "z"),
+                   ("ph", "f"))
+_LATIN_SINGLE = str.maketrans({
+    "a": "", "e": "", "i": "", "o": "", "u": "", "y": "", "w": "",
+    # Digits follow the common Gulf/Levantine usage (5 خ, 6 ط, 7 ح, 8 ق, 9 ص); a lone g is ق in
+    # Yemeni and Gulf speech (gahwa, gaat), which is why it joins the ق/ك class.
+    "2": "", "3": "", "5": "X", "6": "t", "7": "h", "8": "k", "9": "s", "q": "k", "c": "k", "g": "k",
+    "x": "ks", "v": "f", "p": "b",
+})
+_ARTICLES = frozenset({"el", "al", "il", "l"})
+
+
+def _finish_skeleton(sk: str) -> str:
+    # Doubled consonants (shadda, "tadhkarra") are written once; a final h is usually ta marbuta, which
+    # Arabizi writes as "a" or "ah" or leaves out, so it is dropped on both sides.
+    sk = re.sub(r"(.)\1+", r"\1", sk)
+    return sk[:-1] if len(sk) > 2 and sk.endswith("h") else sk
+
+
+def arabic_skeleton(text: str) -> str:
+    """Consonant skeleton of Arabic-script text (non-Arabic tokens dropped), comparable with Arabizi."""
+    words = []
+    for tok in normalize(text).split():
+        if _is_arabic_letter(tok[0]):
+            sk = _finish_skeleton(tok.translate(_AR_TO_SKELETON))
+            if sk:
+                words.append(sk)
+    return " ".join(words)
+
+
+def arabizi_skeleton(text: str) -> str:
+    """Consonant skeleton of Latin-script Arabizi ("kam si3r el tadhkara" → "km sr ltzkr")."""
+    words: list[str] = []
+    article = ""
+    for tok in normalize(text).split():
+        if not tok.isascii():
+            continue
+        if tok in _ARTICLES:
+            # Arabic script writes the article joined to its noun (التذكرة); Arabizi often splits it.
+            article = "l"
+            continue
+        for src, dst in _LATIN_DIGRAPHS:
+            tok = tok.replace(src, dst)
+        sk = _finish_skeleton(article + tok.translate(_LATIN_SINGLE))
+        article = ""
+        if sk:
+            words.append(sk)
+    return " ".join(words)
+
+
+# --- Dialect function words ------------------------------------------------------------------------
+
+# Question words and "want/can" verbs differ most between Yemeni, Gulf, Levantine, Egyptian and MSA
+# Arabic while the content words stay the same, so each group is mapped to one canonical spelling
+# (keys are already normalised: alef unified, ى → ي). Ambiguous words (ايه "yes", يصير "happens")
+# are left out on purpose.
+_DIALECT_GROUPS: dict[str, tuple[str, ...]] = {
+    "وين": ("فين", "اين", "وينه", "فينه", "ويش مكان"),
+    "ايش": ("شو", "وش", "ماذا", "شنو", "اشو", "ايشو", "شنهو", "ما هو", "ما هي"),
+    "متي": ("امتي", "ايمتي", "امتا", "متين", "ايمتا", "وقتيش", "اماتي"),
+    "كيف": ("كيفن", "شلون", "ازاي", "كيفاش"),
+    "ابغي": ("ابي", "اريد", "بدي", "ودي", "ابا", "عايز", "عاوز", "حاب", "ابغا", "ابى", "نبغي", "نبي",
+             "نريد", "بدنا", "ودنا"),
+    "اقدر": ("استطيع", "يمديني", "اكدر", "اقدر", "بقدر", "يمكنني", "امدي"),
+    "ليش": ("لماذا", "ليه", "لمه", "علاش"),
+}
+_DIALECT_MAP: dict[str, str] = {
+    variant: canon for canon, variants in _DIALECT_GROUPS.items() for variant in (canon, *variants)
+}
+_DIALECT_PHRASES = {v: c for v, c in _DIALECT_MAP.items() if " " in v}
+
+
+def canonical_dialect(text: str) -> str:
+    """Map dialect question words and want/can verbs in *normalised* text to one spelling each.
+
+    For example فين/اين → وين, شو/وش/ماذا → ايش, بدي/ودي/اريد → ابغي, so "فين القاعه" meets "وين القاعه".
+    """
+    for phrase, canon in _DIALECT_PHRASES.items():
+        if phrase in text:
+            text = re.sub(rf"(?<!\S){phrase}(?!\S)", canon, text)
+    return " ".join(_DIALECT_MAP.get(tok, tok) for tok in text.split(" "))

@@ -1,0 +1,207 @@
+"""Unit tests for bot/nlu: normaliser, language detection, Arabizi skeletons, matcher. No database needed."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.nlu.entries import Entry, load_faq_csv, split_phrasings
+from bot.nlu.matcher import THRESHOLDS, Matcher, MatcherConfig
+from bot.nlu.normalize import (arabic_skeleton, arabizi_skeleton, canonical_dialect, detect_language,
+                               is_arabizi, normalize, strip_arabic_prefix)
+
+# --- normalize ---------------------------------------------------------------------------------------
+
+
+def test_nfkc_and_case_folding():
+    assert normalize("ＨＥＬＬＯ World") == "hello world"  # full-width Latin folds to ASCII
+    assert normalize("STRASSE Straße") == "strasse strasse"  # casefold, not lower
+    assert normalize("ﻻ") == "لا"  # Arabic presentation-form ligature
+
+
+def test_arabic_diacritics_and_tatweel_removed():
+    assert normalize("مَرْحَبًا") == "مرحبا"
+    assert normalize("هٰذا") == "هذا"  # superscript alef U+0670
+    assert normalize("مـــرحبا") == "مرحبا"
+
+
+def test_alef_forms_unified():
+    assert normalize("أحمد إلى آخر ٱلكتاب") == "احمد الي اخر الكتاب"
+
+
+def test_alef_maqsura_and_ta_marbuta():
+    assert normalize("متى") == "متي"
+    assert normalize("التذكرة") == "التذكره"
+    assert normalize("التذكرة") == normalize("التذكره")
+
+
+def test_eastern_digits_to_ascii():
+    assert normalize("٢٠٠٠ ريال") == "2000 ريال"
+    assert normalize("۱۲۳") == "123"
+
+
+def test_punctuation_and_emoji_become_spaces():
+    assert normalize("كم السعر؟!") == "كم السعر"
+    assert normalize("hi!!!😀👍how,are-you") == "hi how are you"
+    assert normalize("سعر، التذكرة؛") == "سعر التذكره"
+    assert normalize("🎉🎉") == ""
+    assert normalize("") == ""
+
+
+def test_apostrophes_deleted_not_spaced():
+    assert normalize("don't") == normalize("dont") == "dont"
+    assert normalize("What’s") == "whats"
+
+
+def test_prefix_stripping_is_opt_in_and_light():
+    assert normalize("والتذكرة بالمحفظة للطلاب") == "والتذكره بالمحفظه للطلاب"
+    assert normalize("والتذكرة بالمحفظة للطلاب", strip_prefixes=True) == "تذكره محفظه طلاب"
+    assert strip_arabic_prefix("الكتاب") == "كتاب"
+    assert strip_arabic_prefix("فالموعد") == "موعد"
+    assert strip_arabic_prefix("وين") == "وين"  # stem would be too short
+    assert strip_arabic_prefix("بكم") == "بكم"
+    assert strip_arabic_prefix("ticket") == "ticket"
+
+
+def test_canonical_dialect_question_words():
+    assert canonical_dialect(normalize("فين القاعة")) == canonical_dialect(normalize("وين القاعة"))
+    assert canonical_dialect(normalize("شو السعر")) == canonical_dialect(normalize("ايش السعر"))
+    assert canonical_dialect(normalize("بدي احجز")) == canonical_dialect(normalize("أبغى أحجز"))
+    assert canonical_dialect("ما هي سياسه") == "ايش سياسه"
+    assert canonical_dialect("where is it") == "where is it"
+
+
+# --- language detection ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["كم سعر التذكرة؟", "وين القاعة", "ابغى احجز ticket", "١٢"])
+def test_detect_arabic_script(text):
+    expected = "en" if text == "١٢" else "ar"  # digits alone carry no language
+    assert detect_language(text) == expected
+
+
+@pytest.mark.parametrize("text", ["How much is a ticket?", "wifi?", "I want 2 tickets at 3pm",
+                                  "what is the entry fee", "Is there a 4th floor with 5G?", "hi", ""])
+def test_detect_english(text):
+    assert detect_language(text) == "en"
+    assert not is_arabizi(text)
+
+
+@pytest.mark.parametrize("text", ["kam si3r el tadhkara", "shu", "mata el haflah", "7abibi wain el qa3a",
+                                  "ana ab8a a7jiz", "3ndi so2al", "momken asa2al", "keef el 7al"])
+def test_detect_arabizi_as_arabic(text):
+    assert is_arabizi(text)
+    assert detect_language(text) == "ar"
+
+
+def test_arabizi_needs_evidence():
+    assert not is_arabizi("el paso is a city in texas")  # one function word in a longer English text
+    assert not is_arabizi("mp3 player for covid19 win7")  # English digit tokens
+
+
+def test_skeletons_meet_across_scripts():
+    assert arabizi_skeleton("kam si3r el tadhkara") == arabic_skeleton("كم سعر التذكرة")
+    assert arabizi_skeleton("mata el haflah") == arabic_skeleton("متى الحفلة")
+    assert arabizi_skeleton("shu") == arabic_skeleton("شو")
+    assert arabizi_skeleton("khalas") == arabic_skeleton("خلاص")
+
+
+# --- matcher -----------------------------------------------------------------------------------------
+
+ENTRIES = [
+    Entry("tickets_price", "faq", ("How much do tickets cost?", "What is the ticket price?", "Is there an entry fee?",
+                                   "كم سعر التذكرة؟", "بكم الدخول؟", "هل في رسوم دخول؟")),
+    Entry("venue_location", "faq", ("Where is the venue?", "Send me the address", "How do I get there?",
+                                    "وين مكان الفعالية؟", "أرسل لي العنوان", "كيف أوصل للمكان؟")),
+    Entry("parking", "faq", ("Is there parking?", "Where can I park my car?", "Do you have a parking lot?",
+                             "هل يوجد موقف سيارات؟", "وين أوقف سيارتي؟", "في باركنج؟")),
+    Entry("wifi", "faq", ("Is there wifi?", "What's the wifi password?", "Internet at the venue?",
+                          "في واي فاي؟", "إيش كلمة سر الواي فاي؟", "في إنترنت بالمكان؟")),
+    Entry("greeting", "intent", ("hello", "hi there", "good morning", "مرحبا", "السلام عليكم", "صباح الخير")),
+]
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher().fit(ENTRIES)
+
+
+def test_rank_shape_and_confidence_range(matcher):
+    ranked = matcher.rank("how much is a ticket", k=3)
+    assert len(ranked) == 3
+    assert ranked[0][0] == "tickets_price"
+    assert all(0.0 <= score <= 1.0 for _, score in ranked)
+    assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True)
+    assert sum(s for _, s in matcher.rank("how much is a ticket", k=10)) == pytest.approx(1.0)
+
+
+def test_ranking_is_deterministic():
+    first = Matcher().fit(ENTRIES).rank("where do I leave my car", k=5)
+    second = Matcher().fit(ENTRIES).rank("where do I leave my car", k=5)
+    assert first == second
+
+
+def test_arabic_query_matches_through_arabic_phrasings(matcher):
+    assert matcher.rank("وين اوقف السيارة", k=1)[0][0] == "parking"
+    assert matcher.rank("بكم التذكره", k=1)[0][0] == "tickets_price"
+    assert matcher.rank("كلمه سر الوايفاي", k=1)[0][0] == "wifi"
+    assert matcher.rank("فين المكان", k=1)[0][0] == "venue_location"  # فين → وين
+
+
+def test_arabizi_query_matches_arabic_phrasings(matcher):
+    assert matcher.rank("kam si3r el tadhkara", k=1)[0][0] == "tickets_price"
+    assert matcher.rank("wain awgif sayarti", k=1)[0][0] == "parking"
+
+
+def test_confidence_orders_clear_over_vague(matcher):
+    clear = matcher.rank("what is the wifi password", k=1)[0]
+    vague = matcher.rank("is there", k=1)[0]
+    assert clear[0] == "wifi"
+    assert clear[1] > vague[1]
+    assert clear[1] >= THRESHOLDS[0]
+
+
+def test_out_of_scope_scores_below_in_scope(matcher):
+    in_scope = matcher.rank("what is the wifi password", k=1)[0][1]
+    for text in ("write me a poem about the sea", "who won the football match yesterday", "اكتب لي قصيدة"):
+        assert matcher.rank(text, k=1)[0][1] < in_scope, text
+
+
+EVENTS_FAQ = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "events_faq.csv"
+
+
+@pytest.mark.skipif(not EVENTS_FAQ.exists(), reason="shared/eval not beside the project")
+def test_out_of_scope_stays_below_answer_threshold_on_events_faq():
+    m = Matcher().fit(load_faq_csv(EVENTS_FAQ))
+    for text in ("write me a poem about the sea", "who won the football match yesterday", "اكتب لي قصيدة",
+                 "shu a5bar el korah el yom"):
+        assert m.rank(text, k=1)[0][1] < THRESHOLDS[0], text
+    assert m.rank("where can I park my car", k=1)[0][0] == "parking"
+    assert m.rank("where can I park my car", k=1)[0][1] >= THRESHOLDS[0]
+
+
+def test_empty_and_symbol_only_text_matches_nothing(matcher):
+    assert matcher.rank("") == []
+    assert matcher.rank("?! 😀") == []
+
+
+def test_edge_catalogues():
+    assert Matcher().fit([]).rank("hello") == []
+    single = Matcher().fit([Entry("only", "faq", ("hello there",))])
+    assert single.rank("hello")[0][0] == "only"
+    two = Matcher().fit(ENTRIES[:2])
+    assert two.rank("the address please", k=2)[0][0] == "venue_location"
+    with pytest.raises(ValueError):
+        Matcher().fit([ENTRIES[0], ENTRIES[0]])
+
+
+def test_centroid_mode_for_large_catalogues():
+    m = Matcher(MatcherConfig(max_linear_weights=0)).fit(ENTRIES)
+    assert not m.linear
+    assert m.rank("is there parking for my car", k=1)[0][0] == "parking"
+    assert Matcher().fit(ENTRIES).linear
+
+
+def test_split_phrasings():
+    assert split_phrasings("a | b |  | c ") == ["a", "b", "c"]
+    assert split_phrasings(None) == []
