@@ -13,6 +13,7 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
 from bot import create_app
+from bot.db import db
 from bot.errors import ConfigurationError
 from bot.runtime import runtime
 
@@ -29,6 +30,8 @@ def main() -> int:
             print("bot worker: REDIS_URL is not set; the embedded mode runs jobs inside the web process",
                   file=sys.stderr)
             return 2
+        with db.session_scope() as session:  # train the matcher now, not on the first user's message
+            rt.knowledge.get(session)
         worker = SimpleWorker([rt.queue.queue], connection=rt.redis, serializer=JSONSerializer)
         worker.work(logging_level=logging.getLevelName(logging.getLogger().level))
     return 0
