@@ -250,20 +250,17 @@ class Matcher:
                             values = (np.log(values) + np.float32(1)) * idf[columns]
                             parts.append((columns + offset, values / np.sqrt(np.dot(values, values))))
                     if parts:
-                        columns = np.concatenate([c for c, _ in parts])
-                        values = np.concatenate([v for _, v in parts])
-                        values /= np.sqrt(np.dot(values, values))
-                        ordering = np.argsort(columns)
-                        columns, values = columns[ordering], values[ordering]
+                        # A dense query (4 bytes per feature, ~0.6 MB) makes the dot products one gather.
+                        norm = np.sqrt(sum(np.dot(values, values) for _, values in parts))
+                        query = np.zeros(examples.shape[1], dtype=np.float32)
+                        for columns, values in parts:
+                            query[columns] = values / norm
                         # Dot product of the query with each example row of the entry (CSR slices).
                         start, stop = examples.indptr[first], examples.indptr[last]
-                        row_columns = examples.indices[start:stop]
-                        position = np.minimum(np.searchsorted(columns, row_columns), len(columns) - 1)
-                        products = np.where(columns[position] == row_columns,
-                                            examples.data[start:stop] * values[position], np.float32(0))
+                        products = examples.data[start:stop] * query[examples.indices[start:stop]]
                         row_starts = examples.indptr[first:last] - start
                         nonempty = examples.indptr[first + 1:last + 1] > examples.indptr[first:last]
-                        if nonempty.any() and len(products):
+                        if nonempty.any():
                             similarity = float(np.add.reduceat(products, row_starts[nonempty]).max())
                 else:
                     similarity = float((examples[first:last] @ view.transform([prepared]).T).max())
