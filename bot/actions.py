@@ -11,8 +11,8 @@ from bot.router import Reply, TurnContext
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
-ARABIC_WORDS = ("عربي", "عربيه", "العربيه", "بالعربي", "arabic", "arabi", "3arabi")
-ENGLISH_WORDS = ("english", "انجليزي", "انقليزي", "بالانجليزي", "eng")
+ARABIC_STEMS = ("عربي", "arab", "3arab")  # عربي، بالعربي، للعربي، العربيه، arabic, 3arabi
+ENGLISH_STEMS = ("انجليز", "انقليز", "english", "inglizi")
 
 
 def request_human(ctx: TurnContext, intent: Intent, confidence: float) -> Reply:
@@ -33,9 +33,9 @@ def collect_feedback(ctx: TurnContext, intent: Intent, confidence: float) -> Rep
 def switch_language(ctx: TurnContext, intent: Intent, confidence: float) -> Reply:
     """"English" / "عربي" pick a language explicitly; it sticks until the user switches again."""
     words = normalize(ctx.text).split()
-    if any(w in ARABIC_WORDS for w in words):
+    if any(stem in w for w in words for stem in ARABIC_STEMS):
         target = "ar"
-    elif any(w in ENGLISH_WORDS for w in words):
+    elif any(stem in w for w in words for stem in ENGLISH_STEMS) or "eng" in words or "en" in words:
         target = "en"
     else:
         target = "en" if ctx.language == "ar" else "ar"

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 # Questions about the user's own bookings, payments or details must never be answered from a shared cache.
 _PERSONAL = re.compile(
     r"\b(my|mine|me|i|i'm|im|i've|our|booked|booking ref|ticket code)\b|\d{4,}|@|"
-    r"(تذكرتي|تذاكري|حجزي|حجوزاتي|رقمي|اسمي|عندي|لي|انا|حسابي|طلبي|دفعت|سجلت)", re.IGNORECASE)
+    r"(?<!\w)(تذكرتي|تذاكري|حجزي|حجوزاتي|رقمي|اسمي|عندي|لي|انا|حسابي|طلبي|دفعت|سجلت)(?!\w)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

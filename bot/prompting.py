@@ -113,9 +113,9 @@ _MD_BULLET = re.compile(r"^(\s*)[*+]\s+", re.M)
 
 def to_whatsapp(text: str) -> str:
     """Markdown that models like to produce, rewritten as WhatsApp formatting."""
-    text = _MD_HEADING.sub(lambda m: f"*{m.group(1)}*", text)
-    text = _MD_BULLET.sub(lambda m: f"{m.group(1)}- ", text)
     text = _MD_BOLD.sub(lambda m: f"*{m.group(1) or m.group(2)}*", text)
+    text = _MD_HEADING.sub(lambda m: f"*{m.group(1).strip('*').strip()}*", text)
+    text = _MD_BULLET.sub(lambda m: f"{m.group(1)}- ", text)
     text = _MD_LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text)
     return text.strip()
 

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from twilio.request_validator import RequestValidator
 
-from bot import create_app
+from bot import create_app, prompting
 from bot.db import db as database
 from bot.runtime import runtime
 from bot.settings import Settings, normalise_database_url
@@ -116,6 +116,14 @@ def _truncate_all(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def fresh_prompt_cache():
+    """Prompt templates and context rules are cached per process; each test starts from the database."""
+    prompting.clear_cache()
+    yield
+    prompting.clear_cache()
+
+
 @pytest.fixture
 def make_app(settings):
     """Builds an app from the test settings with changes, e.g. `make_app(openai_api_key=None)`."""
@@ -190,11 +198,19 @@ def send(client, phone: str, body: str, **kw):
     return post_signed(client, "/webhooks/twilio/messages", params), params["MessageSid"]
 
 
+class BurstWorker(SimpleWorker):
+    """The real RQ worker in burst mode, minus its command-channel subscription: stopping that pub/sub thread
+    costs up to a second per run, which hundreds of turns cannot afford."""
+
+    def subscribe(self) -> None:
+        pass
+
+
 def run_jobs(app) -> None:
     """Runs queued jobs through a real RQ worker in burst mode, in this process."""
     with app.app_context():
         rt = runtime()
-        SimpleWorker([rt.queue.queue], connection=rt.redis, serializer=JSONSerializer).work(burst=True)
+        BurstWorker([rt.queue.queue], connection=rt.redis, serializer=JSONSerializer).work(burst=True)
 
 
 def deliver_concurrently(app, params: dict, n: int = 20) -> list[int]:

@@ -24,11 +24,13 @@ NEGATIVE = {"2", "no", "n", "nope", "not helpful", "bad", "👎", "لا", "لا�
 _THUMBS = re.compile(r"^\s*(👍|👎)[\U0001F3FB-\U0001F3FF]?\s*$")
 
 
-def feedback_value(text: str) -> int | None:
-    """+1, -1 or None for a reply to "Was this helpful?"."""
+def feedback_value(text: str, words_count: bool = True) -> int | None:
+    """+1, -1 or None for a reply to "Was this helpful?"; with `words_count` off only 👍/👎 count."""
     thumbs = _THUMBS.match(text)
     if thumbs:
         return 1 if thumbs.group(1) == "👍" else -1
+    if not words_count:
+        return None
     words = normalize(text)
     if words in POSITIVE:
         return 1
@@ -79,7 +81,7 @@ class PendingDialogHandler:
         return None
 
     def _rated(self, ctx: TurnContext, awaiting: dict) -> Reply | None:
-        value = feedback_value(ctx.text)
+        value = feedback_value(ctx.text, words_count=awaiting.get("prompted", True))
         if value is None:
             return None
         ctx.session.execute(update(AIInteraction).where(AIInteraction.id == awaiting["interaction_id"])

@@ -37,11 +37,11 @@ class LLMHandler:
         answer = ctx.assistant.ask(ctx.session, ctx.message, prompt, ctx.language)
         if answer is None:
             return None
-        reply = Reply(answer.text, "llm", ctx.language, route_key=ctx.decision.key,
-                      confidence=ctx.decision.confidence, model=answer.model, prompt_tokens=answer.input_tokens,
-                      completion_tokens=answer.output_tokens, latency_ms=answer.latency_ms,
+        reply = Reply(answer.text, "llm", ctx.language, confidence=ctx.decision.confidence, model=answer.model,
+                      prompt_tokens=answer.input_tokens, completion_tokens=answer.output_tokens,
+                      latency_ms=answer.latency_ms,
                       meta={"finish_reason": answer.finish_reason, "cache_hit": answer.cache_hit,
-                            "prompt_version": prompt.version})
+                            "prompt_version": prompt.version, "best_match": ctx.decision.key})
         return with_feedback_prompt(ctx, reply, answer.interaction_id)
 
 

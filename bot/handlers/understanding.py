@@ -42,10 +42,12 @@ def answer_faq(ctx: TurnContext, key: str, confidence: float) -> Reply:
 
 
 def with_feedback_prompt(ctx: TurnContext, reply: Reply, interaction_id: int) -> Reply:
-    awaiting = {"kind": "feedback", "interaction_id": interaction_id, "faq_key": reply.route_key
-                if reply.route == "faq" else None, "at": utcnow().isoformat()}
+    prompted = bool(ctx.settings.feedback_prompt)
+    # Unprompted, only 👍/👎 count as a rating: a plain "ok" or "2" is then an ordinary message.
+    awaiting = {"kind": "feedback", "interaction_id": interaction_id, "prompted": prompted,
+                "faq_key": reply.route_key if reply.route == "faq" else None, "at": utcnow().isoformat()}
     text = reply.text
-    if ctx.settings.feedback_prompt:
+    if prompted:
         text = f"{text}\n\n{catalog.say('feedback_prompt', reply.language)}"
     return Reply(text, reply.route, reply.language, reply.route_key, reply.confidence, reply.model,
                  reply.prompt_tokens, reply.completion_tokens, reply.latency_ms,
