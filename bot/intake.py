@@ -3,6 +3,10 @@
 Every step is safe under concurrent deliveries: the user is an upsert on the unique phone, the conversation
 an insert guarded by a one-active-per-user unique index, and the message an `INSERT … ON CONFLICT DO NOTHING`
 on the unique MessageSid, so N deliveries of one MessageSid store one turn and enqueue one job.
+
+This is the webhook's hot path, so the statements are built once, as SQL that PostgreSQL and SQLite both
+accept, and run on a plain connection: building SQLAlchemy insert constructs per request cost more CPU than
+the database work itself (measured in docs/benchmarks.md).
 """
 from __future__ import annotations
 
@@ -10,15 +14,57 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, bindparam, text
+from sqlalchemy.engine import Connection
 
-from bot.sql import as_utc, insert_for
+from bot.sql import as_utc
 from bot.turns import InboundTurn
-from models import Conversation, ConversationParticipant, Message, MessageAttachment, User
-from models.base import utcnow
+from models.base import JSONType, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
+
+
+def _sql(statement: str, *typed: str, json: tuple[str, ...] = ()):
+    params = [bindparam(name, type_=UTCDateTime) for name in typed]
+    params += [bindparam(name, type_=JSONType) for name in json]
+    return text(statement).bindparams(*params)
+
+
+UPSERT_USER = _sql("""
+    INSERT INTO users (phone, wa_id, display_name, last_inbound_at, role, status, language_explicit,
+                       created_at, updated_at)
+    VALUES (:phone, :wa_id, :display_name, :now, 'attendee', 'active', false, :now, :now)
+    ON CONFLICT (phone) DO UPDATE SET last_inbound_at = excluded.last_inbound_at,
+        display_name = COALESCE(excluded.display_name, users.display_name),
+        wa_id = COALESCE(excluded.wa_id, users.wa_id)
+    RETURNING id""", "now")
+ACTIVE_CONVERSATION = text("SELECT id, last_message_at FROM conversations "
+                           "WHERE user_id = :user_id AND status = 'active'").columns(id=Integer,
+                                                                                      last_message_at=UTCDateTime)
+CLOSE_CONVERSATION = _sql("UPDATE conversations SET status = 'closed', closed_at = :now "
+                          "WHERE id = :id AND status = 'active'", "now")
+OPEN_CONVERSATION = _sql("""
+    INSERT INTO conversations (user_id, channel, status, started_at, last_message_at, message_count,
+                               total_tokens, total_cost_usd)
+    VALUES (:user_id, 'whatsapp', 'active', :now, :now, 0, 0, 0)
+    ON CONFLICT (user_id) WHERE status = 'active' DO NOTHING
+    RETURNING id""", "now")
+ADD_PARTICIPANTS = _sql("""
+    INSERT INTO conversation_participants (conversation_id, user_id, role, joined_at)
+    VALUES (:conversation_id, :user_id, 'attendee', :now), (:conversation_id, NULL, 'bot', :now)""", "now")
+INSERT_MESSAGE = _sql("""
+    INSERT INTO messages (conversation_id, user_id, direction, role, body, message_type, status, status_rank,
+                          twilio_sid, part_index, part_count, metadata, created_at, updated_at)
+    VALUES (:conversation_id, :user_id, 'inbound', 'user', :body, :message_type, 'received', 0,
+            :sid, 0, 1, :meta, :now, :now)
+    ON CONFLICT (twilio_sid) DO NOTHING
+    RETURNING id""", "now", json=("meta",))
+INSERT_ATTACHMENT = _sql("""
+    INSERT INTO message_attachments (message_id, kind, url, content_type, latitude, longitude, address, label,
+                                     created_at)
+    VALUES (:message_id, :kind, :url, :content_type, :latitude, :longitude, :address, :label, :now)""", "now")
+COUNT_MESSAGE = _sql("UPDATE conversations SET last_message_at = :now, message_count = message_count + 1 "
+                     "WHERE id = :id", "now")
 
 
 @dataclass(frozen=True)
@@ -28,76 +74,44 @@ class StoredTurn:
     conversation_id: int
 
 
-def store_inbound(session: Session, turn: InboundTurn, idle_gap: timedelta) -> StoredTurn | None:
-    """Stores the turn and commits.
+def store_inbound(connection: Connection, turn: InboundTurn, idle_gap: timedelta) -> StoredTurn | None:
+    """Stores the turn in the connection's transaction (the caller commits).
 
     Args:
-        session: a fresh session; committed here.
+        connection: a connection inside a transaction (`engine.begin()`).
         turn: the parsed inbound message.
         idle_gap: silence after which the next message opens a new conversation.
     Returns:
         The stored ids, or None when this MessageSid was stored before (a duplicate delivery).
     """
     now = utcnow()
-    user_id = _upsert_user(session, turn, now)
-    conversation_id = _active_conversation(session, user_id, now, idle_gap)
-    message_id = session.execute(
-        insert_for(session, Message.__table__)
-        .values(conversation_id=conversation_id, user_id=user_id, direction="inbound", role="user",
-                body=turn.body, message_type=turn.message_type, status="received", status_rank=0,
-                twilio_sid=turn.channel_message_id, created_at=now, updated_at=now,
-                **{"metadata": turn.meta or None})
-        .on_conflict_do_nothing(index_elements=["twilio_sid"])
-        .returning(Message.id)
-    ).scalar()
+    user_id = connection.execute(UPSERT_USER, {"phone": turn.phone, "wa_id": turn.wa_id,
+                                               "display_name": turn.profile_name, "now": now}).scalar_one()
+    conversation_id = _active_conversation(connection, user_id, now, idle_gap)
+    message_id = connection.execute(INSERT_MESSAGE, {
+        "conversation_id": conversation_id, "user_id": user_id, "body": turn.body,
+        "message_type": turn.message_type, "sid": turn.channel_message_id, "meta": turn.meta or None,
+        "now": now}).scalar()
     if message_id is None:
-        session.rollback()
         log.info("duplicate delivery ignored message_sid=%s", turn.channel_message_id)
         return None
     if turn.attachments:
-        session.execute(MessageAttachment.__table__.insert(), [
+        connection.execute(INSERT_ATTACHMENT, [
             {"message_id": message_id, "kind": a.kind, "url": a.url, "content_type": a.content_type,
              "latitude": a.latitude, "longitude": a.longitude, "address": a.address, "label": a.label,
-             "created_at": now}
-            for a in turn.attachments])
-    session.execute(update(Conversation).where(Conversation.id == conversation_id)
-                    .values(last_message_at=now, message_count=Conversation.message_count + 1))
-    session.commit()
+             "now": now} for a in turn.attachments])
+    connection.execute(COUNT_MESSAGE, {"id": conversation_id, "now": now})
     return StoredTurn(message_id=message_id, user_id=user_id, conversation_id=conversation_id)
 
 
-def _upsert_user(session: Session, turn: InboundTurn, now: datetime) -> int:
-    table = User.__table__
-    stmt = insert_for(session, table).values(phone=turn.phone, wa_id=turn.wa_id, display_name=turn.profile_name,
-                                             last_inbound_at=now, created_at=now, updated_at=now)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["phone"],
-        set_={"last_inbound_at": stmt.excluded.last_inbound_at,
-              "display_name": func.coalesce(stmt.excluded.display_name, table.c.display_name),
-              "wa_id": func.coalesce(stmt.excluded.wa_id, table.c.wa_id)},
-    )
-    return session.execute(stmt.returning(table.c.id)).scalar_one()
-
-
-def _active_conversation(session: Session, user_id: int, now: datetime, idle_gap: timedelta) -> int:
-    row = session.execute(select(Conversation.id, Conversation.last_message_at)
-                          .where(Conversation.user_id == user_id, Conversation.status == "active")).first()
+def _active_conversation(connection: Connection, user_id: int, now: datetime, idle_gap: timedelta) -> int:
+    row = connection.execute(ACTIVE_CONVERSATION, {"user_id": user_id}).first()
     if row is not None and as_utc(row.last_message_at) >= now - idle_gap:
         return row.id
     if row is not None:
-        session.execute(update(Conversation)
-                        .where(Conversation.id == row.id, Conversation.status == "active")
-                        .values(status="closed", closed_at=now))
-    created = session.execute(
-        insert_for(session, Conversation.__table__)
-        .values(user_id=user_id, status="active", started_at=now, last_message_at=now, message_count=0)
-        .on_conflict_do_nothing(index_elements=["user_id"], index_where=Conversation.status == "active")
-        .returning(Conversation.id)
-    ).scalar()
+        connection.execute(CLOSE_CONVERSATION, {"id": row.id, "now": now})
+    created = connection.execute(OPEN_CONVERSATION, {"user_id": user_id, "now": now}).scalar()
     if created is None:  # another delivery of this user opened it a moment ago
-        return session.execute(select(Conversation.id).where(Conversation.user_id == user_id,
-                                                             Conversation.status == "active")).scalar_one()
-    session.execute(ConversationParticipant.__table__.insert(), [
-        {"conversation_id": created, "user_id": user_id, "role": "attendee", "joined_at": now},
-        {"conversation_id": created, "user_id": None, "role": "bot", "joined_at": now}])
+        return connection.execute(ACTIVE_CONVERSATION, {"user_id": user_id}).first().id
+    connection.execute(ADD_PARTICIPANTS, {"conversation_id": created, "user_id": user_id, "now": now})
     return created

@@ -57,7 +57,8 @@ def empty_twiml() -> Response:
 def inbound_message() -> Response:
     turn = parse_inbound(request.form)
     rt = runtime()
-    stored = store_inbound(db.session(), turn, timedelta(minutes=rt.settings.conversation_idle_minutes))
+    with db.engine.begin() as connection:
+        stored = store_inbound(connection, turn, timedelta(minutes=rt.settings.conversation_idle_minutes))
     if stored is not None:
         try:
             rt.queue.enqueue_reply(stored.user_id, stored.message_id)
