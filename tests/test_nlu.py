@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.nlu.entries import Entry, load_faq_csv, split_phrasings
 from bot.nlu.matcher import THRESHOLDS, Matcher, MatcherConfig
 from bot.nlu.normalize import (arabic_skeleton, arabizi_skeleton, canonical_dialect, detect_language,
-                               is_arabizi, normalize, strip_arabic_prefix)
+                               is_arabizi, light_stem, light_stems, normalize, strip_arabic_prefix)
 
 # --- normalize ---------------------------------------------------------------------------------------
 
@@ -61,6 +62,19 @@ def test_prefix_stripping_is_opt_in_and_light():
     assert strip_arabic_prefix("وين") == "وين"  # stem would be too short
     assert strip_arabic_prefix("بكم") == "بكم"
     assert strip_arabic_prefix("ticket") == "ticket"
+
+
+def test_light_stem():
+    assert light_stem(normalize("التسجيل")) == light_stem(normalize("تسجيلي")) == "تسجيل"
+    assert light_stem(normalize("الفعاليات")) == "فعالي"
+    assert "فعالي" in light_stems(normalize("فعالية"))  # ف is read both as a clitic and as part of the word
+    assert light_stem("تذكرتها") == "تذكرت"
+    assert light_stem("وين") == "وين"  # stems keep at least 3 letters
+    assert light_stem("كتبك") == "كتب"
+    assert light_stem("refunds") == light_stem("refund") == "refund"
+    assert light_stem("booking") == light_stem("booked") == "book"
+    assert light_stem("is") == "is" and light_stem("bus") == "bus"
+    assert light_stem("3pm") == "3pm" and light_stem("") == ""
 
 
 def test_canonical_dialect_question_words():
@@ -205,3 +219,38 @@ def test_centroid_mode_for_large_catalogues():
 def test_split_phrasings():
     assert split_phrasings("a | b |  | c ") == ["a", "b", "c"]
     assert split_phrasings(None) == []
+
+
+def _slow_rank(m: Matcher, text: str, k: int) -> list[str]:
+    """Top-k keys by the batch path (sklearn transform + decision_function) and a stable full sort."""
+    probs = m.probabilities([text, "padding so the batch path is used"])[0]
+    return [m.keys[i] for i in np.argsort(-probs, kind="stable")[:k]] if probs.any() else []
+
+
+@pytest.mark.parametrize("config", [MatcherConfig(), MatcherConfig(max_linear_weights=0)])
+def test_fast_rank_equals_slow_path(config):
+    m = Matcher(config).fit(ENTRIES)
+    for text in ("how much is a ticket", "وين اوقف السيارة", "kam si3r el tadhkara", "zzz qqq", "is there",
+                 "hello", "في واي فاي بالمكان"):
+        for k in (1, 3, 5, 10):
+            assert [key for key, _ in m.rank(text, k)] == _slow_rank(m, text, k), (text, k)
+        fast = m.probabilities([text])[0]
+        slow = m.probabilities([text, "padding so the batch path is used"])[0]
+        assert np.allclose(fast, slow, atol=1e-5), text
+
+
+def test_rank_ties_go_to_the_earlier_entry():
+    # Unknown words only: the centroid scores are all zero, so every entry ties and entry order decides.
+    m = Matcher(MatcherConfig(max_linear_weights=0, arabizi=False)).fit(ENTRIES)
+    assert [key for key, _ in m.rank("zzzz", k=3)] == [e.key for e in ENTRIES[:3]]
+
+
+def test_coverage_counts_words_known_by_their_stem():
+    entries = [Entry("cancel", "faq", ("ألغي تسجيلي", "cancel my booking")),
+               Entry("price", "faq", ("كم سعر التذكرة", "ticket price"))]
+    m = Matcher().fit(entries)
+    similarity, coverage = m.evidence("الغاء التسجيل", "cancel")
+    assert 0.0 < coverage < 1.0  # التسجيل is known through تسجيلي; الغاء is not (الغي has no 3-letter stem)
+    assert m.evidence("cancels bookings", "cancel")[1] == pytest.approx(1.0)
+    assert m.evidence("اكتب قصيدة", "cancel")[1] == 0.0
+    assert m.evidence("تسجيلي", "cancel")[1] == 1.0  # exact words keep their own IDF

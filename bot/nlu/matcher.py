@@ -12,6 +12,11 @@ Design (measured in docs/matching.md):
 * Confidence: softmax of the scores divided by a temperature. The default temperatures were fitted by
   cross-validation (``fit_temperature``); the top candidate's probability is the confidence in [0, 1].
 
+* Queries: a single text's TF-IDF row is built directly from the fitted vocabularies (``_View.query``) and
+  scored without sklearn's per-call validation; the top k come from ``argpartition``.
+* Evidence: cosine to the entry's nearest example, and the IDF-weighted share of the text's words the
+  catalogue knows as spelled or by a light stem (``light_stems``).
+
 Everything is deterministic: liblinear is seeded, ties are broken by entry order.
 """
 from __future__ import annotations
@@ -26,7 +31,8 @@ from sklearn.preprocessing import normalize as l2_normalize
 from sklearn.svm import LinearSVC
 
 from .entries import Entry
-from .normalize import arabic_skeleton, arabizi_skeleton, canonical_dialect, is_arabizi, normalize
+from .normalize import (arabic_skeleton, arabizi_skeleton, canonical_dialect, is_arabizi, light_stem,
+                        light_stems, normalize)
 
 SEED = 0
 THRESHOLDS: tuple[float, float] = (0.6, 0.3)
@@ -52,11 +58,23 @@ class MatcherConfig:
     # matcher uses nearest centroid instead (fast to fit and query, but much less accurate: see the docs).
     max_linear_weights: int = 40_000_000
     arabizi: bool = True
+    # Experiments (docs/matching.md); the defaults leave them off.
+    stem_ngrams: tuple[int, int] | None = None  # extra word channel over light stems (light_stem)
+    char_ngrams_nowb: tuple[int, int] | None = None  # extra char n-grams across word boundaries
+    class_weight: str | None = None  # LinearSVC class_weight ("balanced")
+    knn_weight: float = 0.0  # add this × max cosine to an entry's examples to the SVM scores
 
 
-def _tfidf(analyzer: str, ngrams: tuple[int, int]) -> TfidfVectorizer:
+def stem_text(text: str) -> str:
+    """Every word of a prepared text replaced by its light stem."""
+    return " ".join(light_stem(w) for w in text.split())
+
+
+def _tfidf(analyzer: str, ngrams: tuple[int, int], preprocessor=None) -> TfidfVectorizer:
     # Texts are prepared already; token_pattern \S+ keeps one-letter Arabic words and digits.
     extra = {"token_pattern": r"\S+"} if analyzer == "word" else {}
+    if preprocessor is not None:
+        extra["preprocessor"] = preprocessor
     return TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, sublinear_tf=True, lowercase=False,
                            dtype=np.float32, **extra)
 
@@ -64,16 +82,22 @@ def _tfidf(analyzer: str, ngrams: tuple[int, int]) -> TfidfVectorizer:
 class _View:
     """TF-IDF features (char_wb + word) and a scorer over them for one representation of the text."""
 
-    def __init__(self, config: MatcherConfig) -> None:
+    def __init__(self, config: MatcherConfig, stems: bool = False) -> None:
         self.config = config
+        self.stems = stems  # count a word as known by its light stem too (main view; not skeletons)
         self.char = _tfidf("char_wb", config.char_ngrams)
         self.word = _tfidf("word", config.word_ngrams)
+        self.vectorizers = [self.char, self.word]
+        if config.char_ngrams_nowb:
+            self.vectorizers.append(_tfidf("char", config.char_ngrams_nowb))
+        if config.stem_ngrams and stems:
+            self.vectorizers.append(_tfidf("word", config.stem_ngrams, stem_text))
         self.svm: LinearSVC | None = None
         self.centroids: csr_matrix | None = None
         self.classes: np.ndarray = np.zeros(0, dtype=int)
 
     def fit(self, texts: list[str], labels: np.ndarray, n_classes: int) -> "_View":
-        x = l2_normalize(hstack([self.char.fit_transform(texts), self.word.fit_transform(texts)]).tocsr())
+        x = l2_normalize(hstack([v.fit_transform(texts) for v in self.vectorizers]).tocsr())
         # Kept for absolute evidence (see Matcher.evidence): the softmax only says which entry is likeliest,
         # not whether the text resembles any example at all.
         self.examples, self.labels = x, labels
@@ -81,11 +105,23 @@ class _View:
         # word must not make a text look familiar). Unknown words weigh as much as the rarest known word.
         self.word_idf = {t: float(self.word.idf_[i]) for t, i in self.word.vocabulary_.items() if " " not in t}
         self.unknown_idf = max(self.word_idf.values(), default=1.0)
+        # Light stems of the known words ("تسجيلي" → تسجيل): a word spelled differently but sharing a stem is
+        # known too, and weighs as much as the rarest word with that stem.
+        self.stem_idf: dict[str, float] = {}
+        if self.stems:
+            for word, idf in self.word_idf.items():
+                for stem in light_stems(word):
+                    if idf > self.stem_idf.get(stem, 0.0):
+                        self.stem_idf[stem] = idf
         self.classes = np.unique(labels)
         if len(self.classes) >= 2 and len(self.classes) * x.shape[1] <= self.config.max_linear_weights:
-            self.svm = LinearSVC(C=self.config.svm_c, random_state=SEED).fit(x, labels)
-            # float32 halves the dense weight matrix (4 bytes × classes × features) at no accuracy cost.
-            self.svm.coef_ = self.svm.coef_.astype(np.float32)
+            self.svm = LinearSVC(C=self.config.svm_c, class_weight=self.config.class_weight,
+                                 random_state=SEED).fit(x, labels)
+            # float32 halves the dense weight matrix (4 bytes × classes × features) at no accuracy cost. It is
+            # stored features × classes (C order) so a query's few features are a gather of whole rows;
+            # coef_ stays a (transposed) view of it for sklearn's decision_function.
+            self.weights = np.ascontiguousarray(self.svm.coef_.T, dtype=np.float32)
+            self.svm.coef_ = self.weights.T
             self.svm.intercept_ = self.svm.intercept_.astype(np.float32)
         else:
             # Mean of the class's example vectors: one sparse row per class keeps memory and latency
@@ -95,21 +131,99 @@ class _View:
             self.centroids = l2_normalize(onehot @ x).T.tocsr()  # features × classes
         return self
 
+    def __getstate__(self) -> dict:
+        # The per-query lookups hold analyzer closures; they are rebuilt on first use after unpickling.
+        return {k: v for k, v in self.__dict__.items() if k != "_fast"}
+
+    def _lookup(self) -> tuple:
+        """Fitted analyzers, vocabularies and IDF (to build a query vector without sklearn's per-call
+        validation, ~1.3 ms), and each class's example row range (for evidence). Built on first use."""
+        lookup = self.__dict__.get("_fast")
+        if lookup is None:
+            order = np.argsort(self.labels, kind="stable")
+            sorted_rows = self.examples if np.array_equal(order, np.arange(len(order))) else self.examples[order]
+            bounds = np.searchsorted(self.labels[order], np.arange(int(self.labels.max(initial=0)) + 2))
+            vectorizers = self.vectorizers
+            # Same arithmetic as TfidfVectorizer.transform (counts → 1 + log → × idf → l2 per vectorizer, then
+            # l2 of the stacked row); any other vectorizer setting falls back to self.transform.
+            direct = all(v.sublinear_tf and v.use_idf and v.norm == "l2" and not v.binary for v in vectorizers)
+            offsets = np.cumsum([0] + [len(v.vocabulary_) for v in vectorizers])
+            analyzers = tuple((v.build_analyzer(), v.vocabulary_, v.idf_.astype(np.float32), int(offset))
+                              for v, offset in zip(vectorizers, offsets))
+            lookup = self._fast = (sorted_rows, bounds, direct, analyzers, int(offsets[-1]))
+        return lookup
+
+    def query(self, prepared: str) -> tuple[np.ndarray, np.ndarray]:
+        """The text's L2-normalised TF-IDF row as (columns, values), equal to ``transform([prepared])`` up to
+        float32 rounding (columns of the two vectorizers are disjoint; order is not sorted)."""
+        _, _, direct, analyzers, n_features = self._lookup()
+        if not direct:
+            row = self.transform([prepared])
+            return row.indices.astype(np.int64), row.data.astype(np.float32)
+        columns_parts, value_parts, total = [], [], np.float32(0)
+        for analyze, vocabulary, idf, offset in analyzers:
+            counts: dict[int, int] = {}
+            for feature in analyze(prepared):
+                column = vocabulary.get(feature)
+                if column is not None:
+                    counts[column] = counts.get(column, 0) + 1
+            if counts:
+                columns = np.fromiter(counts, dtype=np.int64, count=len(counts))
+                values = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+                values = (np.log(values) + np.float32(1)) * idf[columns]
+                values /= np.sqrt(np.dot(values, values))
+                columns_parts.append(columns + offset)
+                value_parts.append(values)
+                total += np.dot(values, values)
+        if not columns_parts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return np.concatenate(columns_parts), np.concatenate(value_parts) / np.sqrt(total)
+
     def transform(self, texts: Sequence[str]) -> csr_matrix:
-        return l2_normalize(hstack([self.char.transform(texts), self.word.transform(texts)]).tocsr())
+        return l2_normalize(hstack([v.transform(texts) for v in self.vectorizers]).tocsr())
+
+    def scores_one(self, prepared: str) -> np.ndarray:
+        """Raw scores of one text for ``self.classes`` (the same as the batch path, without sklearn calls)."""
+        columns, values = self.query(prepared)
+        if self.svm is not None:
+            scores = values @ self.weights[columns] + self.svm.intercept_
+            if scores.shape[0] == 1:  # binary liblinear: one column, the second class's margin
+                scores = np.array([-scores[0], scores[0]], dtype=scores.dtype)
+            scores = scores.astype(np.float64)
+            if self.config.knn_weight:
+                row = csr_matrix((values, columns, [0, len(columns)]), shape=(1, self.examples.shape[1]))
+                scores = scores + self.config.knn_weight * self._knn(row)[0]
+            return scores
+        # Sparse query row × (features × classes) centroids. Built directly, the row skips transform's
+        # validation; scipy's sparse product beat a NumPy gather + bincount (0.8 vs 2.4 ms at p50 with 10,000
+        # entries) and a dense block for the most common n-grams (its row gather copies 40 kB per feature).
+        row = csr_matrix((values, columns, np.array([0, len(columns)])), shape=(1, self.centroids.shape[0]))
+        out = (row @ self.centroids).toarray()[0]
+        return out[self.classes].astype(np.float64)
+
+    def _knn(self, x: csr_matrix) -> np.ndarray:
+        """Cosine of each row of x to the nearest example of each class in self.classes."""
+        sims = (x @ self.examples.T).toarray()
+        starts = np.searchsorted(self.labels, self.classes)  # labels are in entry order
+        return np.maximum.reduceat(sims, starts, axis=1)
 
     def probabilities(self, texts: Sequence[str], n_classes: int) -> np.ndarray:
         """Softmax over all classes (classes unseen by this view get probability 0)."""
-        x = self.transform(texts)
-        if self.svm is not None:
-            scores, temperature = self.svm.decision_function(x), self.config.svm_temperature
-            if scores.ndim == 1:  # binary liblinear returns one column: the second class's margin
-                scores = np.column_stack([-scores, scores])
+        if len(texts) == 1:
+            scores = self.scores_one(texts[0])[None, :]
         else:
-            scores, temperature = (x @ self.centroids).toarray(), self.config.centroid_temperature
-        scores = np.asarray(scores, dtype=np.float64)
+            x = self.transform(texts)
+            if self.svm is not None:
+                scores = self.svm.decision_function(x)
+                if scores.ndim == 1:  # binary liblinear returns one column: the second class's margin
+                    scores = np.column_stack([-scores, scores])
+                if self.config.knn_weight:
+                    scores = scores + self.config.knn_weight * self._knn(x)
+            else:
+                scores = (x @ self.centroids).toarray()[:, self.classes]
+        temperature = self.config.svm_temperature if self.svm is not None else self.config.centroid_temperature
         full = np.full((len(texts), n_classes), -np.inf)
-        full[:, self.classes] = scores if self.svm is not None else scores[:, self.classes]
+        full[:, self.classes] = np.asarray(scores, dtype=np.float64)
         return softmax(full, temperature)
 
 
@@ -154,7 +268,7 @@ class Matcher:
         self._main = self._skeleton = None
         if not texts:
             return self
-        self._main = _View(self.config).fit(texts, np.array(labels), len(keys))
+        self._main = _View(self.config, stems=True).fit(texts, np.array(labels), len(keys))
         if self.config.arabizi:
             # Consonant skeletons of the Arabic-script examples, for Latin-script Arabic queries.
             sk_texts, sk_labels = [], []
@@ -194,21 +308,17 @@ class Matcher:
 
         Returns:
             (similarity, coverage): the cosine similarity of the text to the nearest example of `key`, and
-            the IDF-weighted share of the text's words found in any example. Out-of-scope questions ("tell me a joke")
-            often win the softmax by default yet score low on both.
+            the IDF-weighted share of the text's words found in any example, as spelled or by a light stem
+            ("التسجيل" is known from "تسجيلي"). Out-of-scope questions ("tell me a joke") often win the softmax
+            by default yet score low on both.
         """
         if self._main is None:
             return 0.0, 0.0
         # Called once per routed message, so it must stay well under a millisecond at 10,000 entries
-        # (scripts/bench_matching.py). Lookups are built on first use and rebuilt after a refit, which replaces
-        # self.keys and the views: key → entry index, and per view each entry's example rows (a list search
-        # and a boolean mask over every example took ~0.3 ms), plus the fitted analyzers, vocabularies and
-        # IDF so the query vector is built directly (view.transform's input validation took ~1.3 ms).
-        cache = self.__dict__.get("_evidence_index")
-        if cache is None or cache[0] is not self.keys:
-            cache = (self.keys, {k: i for i, k in enumerate(self.keys)})
-            self._evidence_index = cache
-        index = cache[1].get(key)
+        # (scripts/bench_matching.py): the key → index map and each view's example row ranges, analyzers,
+        # vocabularies and IDF are built on first use (a list search, a boolean mask over every example and
+        # view.transform's input validation took ~1.6 ms).
+        index = self._key_index().get(key)
         if index is None:
             return 0.0, 0.0
         views = [(self._main, prepare(text))]
@@ -219,55 +329,42 @@ class Matcher:
             words = prepared.split()
             if not words:
                 continue
-            lookup = view.__dict__.get("_evidence_lookup")
-            if lookup is None:
-                order = np.argsort(view.labels, kind="stable")
-                sorted_rows = view.examples if np.array_equal(order, np.arange(len(order))) else view.examples[order]
-                bounds = np.searchsorted(view.labels[order], np.arange(len(self.keys) + 1))
-                vectorizers = (view.char, view.word)
-                # Same arithmetic as TfidfVectorizer.transform (counts → 1 + log → × idf → l2 per vectorizer,
-                # then l2 of the stacked row); any other vectorizer setting falls back to view.transform.
-                direct = all(v.sublinear_tf and v.use_idf and v.norm == "l2" and not v.binary for v in vectorizers)
-                offsets = np.cumsum([0] + [len(v.vocabulary_) for v in vectorizers])
-                analyzers = tuple((v.build_analyzer(), v.vocabulary_, v.idf_.astype(np.float32), int(offset))
-                                  for v, offset in zip(vectorizers, offsets))
-                lookup = view._evidence_lookup = (sorted_rows, bounds, direct, analyzers)
-            examples, bounds, direct, analyzers = lookup
-            first, last = int(bounds[index]), int(bounds[index + 1])
+            examples, bounds, _, _, n_features = view._lookup()
+            first, last = (int(bounds[index]), int(bounds[index + 1])) if index + 1 < len(bounds) else (0, 0)
             similarity = 0.0
             if last > first:
-                if direct:
-                    parts = []
-                    for analyze, vocabulary, idf, offset in analyzers:
-                        counts: dict[int, int] = {}
-                        for feature in analyze(prepared):
-                            column = vocabulary.get(feature)
-                            if column is not None:
-                                counts[column] = counts.get(column, 0) + 1
-                        if counts:
-                            columns = np.fromiter(counts, dtype=np.int64, count=len(counts))
-                            values = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-                            values = (np.log(values) + np.float32(1)) * idf[columns]
-                            parts.append((columns + offset, values / np.sqrt(np.dot(values, values))))
-                    if parts:
-                        # A dense query (4 bytes per feature, ~0.6 MB) makes the dot products one gather.
-                        norm = np.sqrt(sum(np.dot(values, values) for _, values in parts))
-                        query = np.zeros(examples.shape[1], dtype=np.float32)
-                        for columns, values in parts:
-                            query[columns] = values / norm
-                        # Dot product of the query with each example row of the entry (CSR slices).
-                        start, stop = examples.indptr[first], examples.indptr[last]
-                        products = examples.data[start:stop] * query[examples.indices[start:stop]]
-                        row_starts = examples.indptr[first:last] - start
-                        nonempty = examples.indptr[first + 1:last + 1] > examples.indptr[first:last]
-                        if nonempty.any():
-                            similarity = float(np.add.reduceat(products, row_starts[nonempty]).max())
+                columns, values = view.query(prepared)
+                if len(columns):
+                    # A dense query (4 bytes per feature, ~0.6 MB) makes the dot products one gather.
+                    query = np.zeros(n_features, dtype=np.float32)
+                    query[columns] = values
+                    # Dot product of the query with each example row of the entry (CSR slices).
+                    start, stop = examples.indptr[first], examples.indptr[last]
+                    products = examples.data[start:stop] * query[examples.indices[start:stop]]
+                    row_starts = examples.indptr[first:last] - start
+                    nonempty = examples.indptr[first + 1:last + 1] > examples.indptr[first:last]
+                    if nonempty.any():
+                        similarity = float(np.add.reduceat(products, row_starts[nonempty]).max())
+            weights, known = [], 0.0
+            for w in words:
+                weight = view.word_idf.get(w)
+                if weight is None and view.stems:
+                    weight = next((view.stem_idf[s] for s in light_stems(w) if s in view.stem_idf), None)
+                if weight is None:
+                    weights.append(view.unknown_idf)
                 else:
-                    similarity = float((examples[first:last] @ view.transform([prepared]).T).max())
-            weights = [view.word_idf.get(w, view.unknown_idf) for w in words]
-            coverage = sum(wt for w, wt in zip(words, weights) if w in view.word_idf) / sum(weights)
+                    weights.append(weight)
+                    known += weight
+            coverage = known / sum(weights)
             best = max(best, (similarity, coverage))
         return best
+
+    def _key_index(self) -> dict[str, int]:
+        # Rebuilt after a refit, which replaces self.keys.
+        cache = self.__dict__.get("_evidence_index")
+        if cache is None or cache[0] is not self.keys:
+            cache = self._evidence_index = (self.keys, {k: i for i, k in enumerate(self.keys)})
+        return cache[1]
 
     def rank(self, text: str, k: int = 5) -> list[tuple[str, float]]:
         """Top-``k`` (key, confidence) pairs, best first; confidence in [0, 1], summing to ≤ 1."""
@@ -276,7 +373,14 @@ class Matcher:
         probs = self.probabilities([text])[0]
         if not probs.any():
             return []
-        order = np.argsort(-probs, kind="stable")[:k]
+        if k < len(probs):
+            # Everything tied with the k-th best is kept so that ties still go to the earlier entry, exactly
+            # as a stable full sort would (argpartition alone picks arbitrarily among ties).
+            kth = probs[np.argpartition(-probs, k - 1)[k - 1]] if k > 0 else np.inf
+            candidates = np.flatnonzero(probs >= kth)
+        else:
+            candidates = np.arange(len(probs))
+        order = candidates[np.argsort(-probs[candidates], kind="stable")][:k]
         return [(self.keys[i], float(probs[i])) for i in order]
 
 

@@ -83,6 +83,44 @@ def strip_arabic_prefix(token: str, min_stem: int = 3) -> str:
     return token
 
 
+ARABIC_SUFFIXES: tuple[str, ...] = ("ها", "هم", "نا", "ات", "ين", "ون", "ي", "ه", "ك")
+"""Pronoun and plural suffixes removed by ``light_stem`` (one, longest first)."""
+ENGLISH_SUFFIXES: tuple[str, ...] = ("ings", "ing", "es", "ed", "s")
+
+
+def _strip_suffix(token: str, suffixes: tuple[str, ...]) -> str:
+    for suffix in suffixes:
+        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
+            return token[: -len(suffix)]
+    return token
+
+
+def light_stem(token: str) -> str:
+    """A light stem of one *normalised* token, used to tell whether a word is known in another form.
+
+    Arabic: one clitic prefix (``strip_arabic_prefix``) and then one pronoun/plural suffix
+    (ي ه ك ها هم نا ات ين ون), each only when at least 3 letters remain, so "التسجيل" and "تسجيلي" share
+    the stem تسجيل. Latin: one of -ings -ing -es -ed -s when at least 3 letters remain ("refunds" →
+    "refund"). Deliberately crude: it is only compared with stems made by the same function.
+    """
+    if not token:
+        return token
+    if _is_arabic_letter(token[0]):
+        return _strip_suffix(strip_arabic_prefix(token), ARABIC_SUFFIXES)
+    if token.isascii() and token.isalpha():
+        return _strip_suffix(token, ENGLISH_SUFFIXES)
+    return token
+
+
+def light_stems(token: str) -> tuple[str, ...]:
+    """``light_stem`` and the readings it can get wrong: an Arabic first letter و ب ل ف may be part of the
+    word (فعاليه, not ف + عاليه), so the suffix-only stem is included too. Distinct, most literal first."""
+    if not token or not _is_arabic_letter(token[0]):
+        return (light_stem(token),)
+    suffix_only = _strip_suffix(token, ARABIC_SUFFIXES)
+    return tuple(dict.fromkeys((suffix_only, light_stem(token))))
+
+
 # --- Language detection ------------------------------------------------------------------------------
 
 # Very common Arabizi function/question words that are not English words (so "fee", "min", "hal" and
