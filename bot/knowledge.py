@@ -6,11 +6,17 @@ Each process keeps one trained model and checks at most every few seconds whethe
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import pickle
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
+import sklearn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -18,10 +24,15 @@ from bot.intents import Intent, load_intents
 from bot.nlu.entries import Entry
 from bot.nlu.matcher import Matcher
 from bot.nlu.normalize import normalize
+from bot.settings import INSTANCE_DIR
 from models import FAQ
 
 log = logging.getLogger(__name__)
 CHECK_SECONDS = 5.0
+MATCHER_CACHE = INSTANCE_DIR / "matcher-cache"
+MATCHER_SOURCES = tuple(Path(__file__).resolve().parent / "nlu" / name
+                        for name in ("matcher.py", "normalize.py", "entries.py"))
+CACHE_KEEP = 8
 
 
 @dataclass(frozen=True)
@@ -89,8 +100,8 @@ class Knowledge:
         entries = [Entry(key=i.name, kind="intent", examples=i.examples_en + i.examples_ar) for i in intents]
         entries += [Entry(key=f.key, kind="faq", examples=f.questions_en + f.questions_ar + f.keywords) for f in faqs]
         started = time.perf_counter()
-        self.matcher = Matcher().fit(entries) if entries else None
-        log.info("matcher trained intents=%d faqs=%d seconds=%.2f", len(intents), len(faqs),
+        self.matcher = trained_matcher(entries) if entries else None
+        log.info("matcher ready intents=%d faqs=%d seconds=%.2f", len(intents), len(faqs),
                  time.perf_counter() - started)
 
     def kind_of(self, key: str) -> str:
@@ -124,6 +135,43 @@ class Knowledge:
             route = below
         return Decision(route, best.key, best.kind, best.score, tuple(candidates),
                         round(similarity, 4), round(coverage, 4))
+
+
+def _fingerprint(entries: list[Entry]) -> str:
+    """Changes with the entries, the matcher's code and scikit-learn's version."""
+    digest = hashlib.sha256(sklearn.__version__.encode())
+    for source in MATCHER_SOURCES:
+        digest.update(source.read_bytes())
+    digest.update(json.dumps([(e.key, e.kind, list(e.examples)) for e in entries], ensure_ascii=False).encode())
+    return digest.hexdigest()[:32]
+
+
+def trained_matcher(entries: list[Entry]) -> Matcher:
+    """A matcher fitted on `entries`, from the on-disk cache when the same catalogue was fitted before.
+
+    Fitting a Banking77-sized catalogue takes ~20 s on two cores; workers restart and `faq match` runs far
+    more often than the catalogue changes. The cache holds only files this process wrote itself.
+    """
+    path = MATCHER_CACHE / f"{_fingerprint(entries)}.pkl"
+    try:
+        with path.open("rb") as f:
+            return pickle.load(f)
+    except FileNotFoundError:
+        pass
+    except Exception:  # noqa: BLE001 - a damaged or incompatible file is simply refitted
+        log.warning("matcher cache unreadable, refitting path=%s", path)
+    matcher = Matcher().fit(entries)
+    try:
+        MATCHER_CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as f:
+            pickle.dump(matcher, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
+        for old in sorted(MATCHER_CACHE.glob("*.pkl"), key=lambda p: p.stat().st_mtime)[:-CACHE_KEEP]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("matcher cache not written: %s", exc)
+    return matcher
 
 
 def faq_snapshot(session: Session) -> list[FAQEntry]:
