@@ -31,6 +31,9 @@ def answer_turn(session: Session, rt: Runtime, inbound: Message, lock: UserLock)
     parts = _parts_of(session, inbound.id)
     if not parts:
         ctx = _context(session, rt, inbound)
+        # _context may update the user's language; commit it now so no row lock is held across the LLM call
+        # (the webhook's user upsert would wait on it).
+        session.commit()
         parts = _store_reply(session, ctx, router.route(ctx))
     phone = session.get(User, inbound.user_id).phone
     for part in parts:
