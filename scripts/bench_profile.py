@@ -48,7 +48,7 @@ WEBHOOK_STEPS = [
     ("  _active_conversation", "bot/intake.py", "_active_conversation"),
     ("  insert_for (dialect lookup)", "bot/sql.py", "insert_for"),
     ("  Session.commit", "sqlalchemy/orm/session.py", "commit"),
-    ("  pool checkout (+ pre-ping SELECT 1)", "sqlalchemy/pool/base.py", "_checkout"),
+    ("  pool checkout (+ pre-ping SELECT 1 if configured)", "sqlalchemy/pool/base.py", "_checkout"),
     ("  SQL compile/cache-key (_compile_w_cache)", "sqlalchemy/sql/elements.py", "_compile_w_cache"),
     ("  psycopg2 cursor.execute (do_execute)", "sqlalchemy/engine/default.py", "do_execute"),
     ("RQ enqueue: RQTaskQueue.enqueue_reply", "bot/queue.py", "enqueue_reply"),
@@ -72,15 +72,22 @@ WORKER_STEPS = [
     ("  pending_turns (count after the drain)", "bot/pipeline.py", "pending_turns"),
     ("  answer_turn", "bot/pipeline.py", "answer_turn"),
     ("    _context (attachments query, language)", "bot/pipeline.py", "_context"),
-    ("    router.history (history query)", "bot/router.py", "history"),
-    ("    LLM: OpenAIChat.complete (openai client)", "bot/llm.py", "complete"),
+    ("    router.route (all handlers)", "bot/router.py", "route"),
+    ("      router.history (history query)", "bot/router.py", "history"),
+    ("      turn_history.history (history query)", "bot/turn_history.py", "history"),
+    ("      knowledge.decide (NLU matcher + FAQ)", "bot/knowledge.py", "decide"),
+    ("        matcher.rank (scikit-learn)", "bot/nlu/matcher.py", "rank"),
+    ("      assistant.ask (guarded LLM)", "bot/assistant.py", "ask"),
+    ("        assistant.tokens_used_today (SUM query)", "bot/assistant.py", "tokens_used_today"),
+    ("        assistant._log (ai_interactions + tokens)", "bot/assistant.py", "_log"),
+    ("      LLM: OpenAIChat.complete (openai client)", "bot/llm.py", "complete"),
     ("    _store_reply (ORM insert + update + commit)", "bot/pipeline.py", "_store_reply"),
     ("    _parts_of", "bot/pipeline.py", "_parts_of"),
     ("    _claim (UPDATE + commit)", "bot/pipeline.py", "_claim"),
     ("    Twilio: TwilioSender.send (twilio client)", "bot/channels/twilio.py", "send"),
     ("    _mark_submitted (UPDATE + events query + commit)", "bot/pipeline.py", "_mark_submitted"),
     ("  Session.commit (all)", "sqlalchemy/orm/session.py", "commit"),
-    ("  pool checkout (+ pre-ping SELECT 1)", "sqlalchemy/pool/base.py", "_checkout"),
+    ("  pool checkout (+ pre-ping SELECT 1 if configured)", "sqlalchemy/pool/base.py", "_checkout"),
     ("  SQL compile/cache-key (_compile_w_cache)", "sqlalchemy/sql/elements.py", "_compile_w_cache"),
     ("  ORM flush", "sqlalchemy/orm/session.py", "flush"),
     ("  psycopg2 cursor.execute (do_execute)", "sqlalchemy/engine/default.py", "do_execute"),
@@ -94,6 +101,8 @@ class Counters:
     def __init__(self, engine):
         from sqlalchemy import event
         self.sql = self.begin = self.commit = self.rollback = self.checkout = self.redis = 0
+        # with pool_pre_ping every checkout costs a SELECT 1; a custom "ping when idle" listener is not counted
+        self.pre_ping = bool(getattr(engine.pool, "_pre_ping", False))
         self.statements: dict[str, int] = {}
 
         @event.listens_for(engine, "before_cursor_execute")
@@ -129,7 +138,8 @@ class Counters:
 
     def snapshot(self) -> dict:
         return {"sql": self.sql, "begin": self.begin, "commit": self.commit, "rollback": self.rollback,
-                "checkout": self.checkout, "redis": self.redis, "statements": dict(self.statements)}
+                "checkout": self.checkout, "ping": self.checkout if self.pre_ping else 0, "redis": self.redis,
+                "statements": dict(self.statements)}
 
 
 def diff(after: dict, before: dict, n: int) -> dict:
@@ -138,7 +148,7 @@ def diff(after: dict, before: dict, n: int) -> dict:
                          for k, v in after["statements"].items() if v - before["statements"].get(k, 0)}
     # libpq round trips: every statement, psycopg2's implicit BEGIN, COMMIT, and the pre-ping SELECT 1
     # (the ping runs in autocommit, so it is not preceded by BEGIN and is not counted by before_cursor_execute)
-    out["pg_round_trips"] = round(out["sql"] + out["begin"] + out["commit"] + out["rollback"] + out["checkout"], 2)
+    out["pg_round_trips"] = round(out["sql"] + out["begin"] + out["commit"] + out["rollback"] + out["ping"], 2)
     return out
 
 
@@ -167,12 +177,14 @@ def print_section(title: str, n: int, wall_ms: float, cpu_ms: float, counts: dic
     print(f"\n== {title}: {n} serial, {wall_ms:.2f} ms wall and {cpu_ms:.2f} ms CPU each (under cProfile)")
     print(f"   per item: {counts['pg_round_trips']:g} PostgreSQL round trips = {counts['sql']:g} statements "
           f"+ {counts['begin']:g} BEGIN + {counts['commit']:g} COMMIT + {counts['rollback']:g} ROLLBACK "
-          f"+ {counts['checkout']:g} pool pre-ping; {counts['redis']:g} Redis round trips")
+          f"+ {counts['ping']:g} pool pre-ping ({counts['checkout']:g} pool checkouts); "
+          f"{counts['redis']:g} Redis round trips")
     for stmt, per in sorted(counts["statements"].items(), key=lambda kv: -kv[1]):
         print(f"     {per:5g} x {stmt}")
     print(f"   {'step':<58} {'ms/item':>8} {'calls':>6}")
     for label, ms, calls in rows:
-        print(f"   {label:<58} {ms:8.3f} {calls:6g}")
+        if calls:  # steps this version of the code does not have are left out
+            print(f"   {label:<58} {ms:8.3f} {calls:6g}")
     print("   top self time (ms/item):")
     for name, ms in top:
         print(f"     {ms:7.3f}  {name}")
@@ -281,6 +293,7 @@ def main() -> int:
             worker.work(burst=True, logging_level="WARNING", max_jobs=queued)
             profiler.disable()
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+            after = counters.snapshot()
             replies = bi.json.loads(_fakes_cmd(fakes, "count"))["messages"] - got0
             # the same again without the profiler, for the undistorted cost
             for sig, body in signer.batch(args.turns, pool=4, users=args.turns, tag="plainjob"):
@@ -293,7 +306,7 @@ def main() -> int:
             plain_n = max(bi.json.loads(_fakes_cmd(fakes, "count"))["messages"] - got1, 1)
         n = max(replies, 1)
         stats = pstats.Stats(profiler)
-        counts = diff(counters.snapshot(), before, n)
+        counts = diff(after, before, n)
         rows, top = steps(stats, WORKER_STEPS, n), top_self(stats, n)
         print_section(f"worker path (SimpleWorker burst, {queued} jobs, {replies} replies)", n, 1000 * wall / n,
                       1000 * cpu / n, counts, rows, top)
