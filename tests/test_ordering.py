@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from rq import Worker
 
 from tests.conftest import BOT_NUMBER, REDIS_URL, deliver_concurrently, inbound_params, send
 from tests.fakes import ACCOUNT_SID, AUTH_TOKEN
@@ -25,7 +26,7 @@ def procfile_worker() -> str:
 
 
 @pytest.fixture
-def workers(settings, app, twilio, llm):
+def workers(settings, app, twilio, llm, redis_client):
     env = dict(os.environ, DATABASE_URL=settings.database_url, REDIS_URL=REDIS_URL,
                TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_WHATSAPP_NUMBER=BOT_NUMBER,
                TWILIO_API_BASE_URL=twilio.url, PUBLIC_BASE_URL=settings.public_base_url,
@@ -33,11 +34,21 @@ def workers(settings, app, twilio, llm):
                SECRET_KEY="test", LOG_LEVEL="WARNING", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     procs = [subprocess.Popen(procfile_worker(), shell=True, cwd=ROOT, env=env, start_new_session=True)
              for _ in range(2)]
+    wait_until_listening(redis_client, len(procs))
     yield procs
     for p in procs:
         os.killpg(p.pid, 15)
     for p in procs:
         p.wait(10)
+
+
+def wait_until_listening(connection, n: int, seconds: float = 60.0) -> None:
+    """A worker registers only once its app is built and its matcher trained; until then a job waits for it,
+    and "in parallel" would measure start-up, not the queue."""
+    deadline = time.time() + seconds
+    while Worker.count(connection=connection) < n:
+        assert time.time() < deadline, f"{n} workers did not start within {seconds:.0f}s"
+        time.sleep(0.1)
 
 
 def numbers(sent, word):
