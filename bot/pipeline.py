@@ -89,7 +89,9 @@ def _store_reply(session: Session, ctx: router.TurnContext, reply: router.Reply)
                      role="assistant", body=text, status="pending", status_rank=0, reply_to_id=inbound.id,
                      part_index=i, part_count=len(texts), route=reply.route, route_key=reply.route_key,
                      confidence=reply.confidence, language=reply.language, created_at=now, updated_at=now,
-                     meta=reply.meta or None,
+                     tool_used=reply.tool_used, action_taken=reply.action_taken,
+                     # a location pin or template goes with the first part only
+                     meta=({**reply.meta, "send": reply.send} if reply.send and i == 0 else reply.meta) or None,
                      # usage belongs to the answer as a whole: recorded once, on its first part
                      model=reply.model, prompt_tokens=reply.prompt_tokens if i == 0 else None,
                      completion_tokens=reply.completion_tokens if i == 0 else None,
@@ -99,7 +101,8 @@ def _store_reply(session: Session, ctx: router.TurnContext, reply: router.Reply)
     ctx.conversation.context = {**(ctx.conversation.context or {}), "awaiting": reply.awaiting}
     session.execute(update(Message).where(Message.id == inbound.id)
                     .values(language=ctx.language, route=reply.route, route_key=reply.route_key,
-                            confidence=reply.confidence))
+                            confidence=reply.confidence, tool_used=reply.tool_used,
+                            action_taken=reply.action_taken))
     session.execute(update(Conversation).where(Conversation.id == inbound.conversation_id)
                     .values(message_count=Conversation.message_count + len(parts), last_message_at=now))
     session.commit()
@@ -120,7 +123,7 @@ def _deliver(session: Session, rt: Runtime, part: Message, phone: str) -> bool:
     """Sends one part with bounded backoff on transient errors; returns False when it failed for good."""
     if not _claim(session, part):
         return True
-    outbound = OutboundMessage(to_phone=phone, body=part.body)
+    outbound = outbound_for(part, phone)
     attempts = rt.settings.send_max_attempts
     for attempt in range(1, attempts + 1):
         try:
@@ -137,6 +140,15 @@ def _deliver(session: Session, rt: Runtime, part: Message, phone: str) -> bool:
         _mark_submitted(session, part, result.provider_id, result.status)
         return True
     return False
+
+
+def outbound_for(part: Message, phone: str) -> OutboundMessage:
+    """The REST call for a stored part: its text, and the first part's pin or template if it has one."""
+    send = (part.meta or {}).get("send") or {}
+    return OutboundMessage(to_phone=phone, body=part.body, content_sid=send.get("content_sid"),
+                           content_variables=send.get("content_variables"),
+                           persistent_action=tuple(send.get("persistent_action") or ()),
+                           media_urls=tuple(send.get("media_urls") or ()))
 
 
 def _mark_submitted(session: Session, part: Message, sid: str, provider_status: str) -> None:

@@ -60,6 +60,9 @@ class Reply:
     latency_ms: float | None = None
     meta: dict = field(default_factory=dict)
     awaiting: dict | None = None  # the dialog state this reply leaves the conversation in
+    send: dict = field(default_factory=dict)  # how to send the first part: content_sid, persistent_action...
+    tool_used: str | None = None  # LLM tools the turn called, comma-separated
+    action_taken: str | None = None  # what the turn changed (registration_created, ticket_cancelled, ...)
 
 
 class Handler(Protocol):

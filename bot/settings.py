@@ -109,6 +109,14 @@ class Settings:
     llm_prompt_token_budget: int = 3000
     llm_prices: dict = field(default_factory=lambda: dict(DEFAULT_LLM_PRICES))
     feedback_prompt: bool = True
+    max_seats_per_ticket: int = 5
+    events_page_size: int = 5
+    dialog_idle_minutes: int = 30
+    reminder_hours_before: int = 24
+    reminder_template_sid_en: str | None = None
+    reminder_template_sid_ar: str | None = None
+    reminder_check_seconds: int = 300
+    llm_tool_rounds: int = 4
 
     @property
     def embedded_queue(self) -> bool:
@@ -165,6 +173,18 @@ class Settings:
                                                    cls.llm_prompt_token_budget),
             llm_prices=prices_from(get("LLM_PRICES")),
             feedback_prompt=parse_boolean(get("FEEDBACK_PROMPT"), default=True),
+            max_seats_per_ticket=int_or_default("MAX_SEATS_PER_TICKET", get("MAX_SEATS_PER_TICKET"),
+                                                cls.max_seats_per_ticket),
+            events_page_size=int_or_default("EVENTS_PAGE_SIZE", get("EVENTS_PAGE_SIZE"), cls.events_page_size),
+            dialog_idle_minutes=int_or_default("DIALOG_IDLE_MINUTES", get("DIALOG_IDLE_MINUTES"),
+                                               cls.dialog_idle_minutes),
+            reminder_hours_before=int_or_default("REMINDER_HOURS_BEFORE", get("REMINDER_HOURS_BEFORE"),
+                                                 cls.reminder_hours_before),
+            reminder_template_sid_en=get("REMINDER_TEMPLATE_SID_EN"),
+            reminder_template_sid_ar=get("REMINDER_TEMPLATE_SID_AR"),
+            reminder_check_seconds=int_or_default("REMINDER_CHECK_SECONDS", get("REMINDER_CHECK_SECONDS"),
+                                                  cls.reminder_check_seconds),
+            llm_tool_rounds=int_or_default("LLM_TOOL_ROUNDS", get("LLM_TOOL_ROUNDS"), cls.llm_tool_rounds),
         )
         if settings.env == "production":
             missing = [name for name in REQUIRED_IN_PRODUCTION if not get(name)]

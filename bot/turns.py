@@ -43,6 +43,7 @@ class OutboundMessage:
     media_urls: tuple[str, ...] = ()
     content_sid: str | None = None
     content_variables: str | None = None
+    persistent_action: tuple[str, ...] = ()  # e.g. ("geo:12.7855,45.0187|Aden Hall",): a WhatsApp location pin
 
 
 @dataclass(frozen=True)

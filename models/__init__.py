@@ -2,9 +2,11 @@
 from models.ai import AIInteraction, ContextRule, PromptTemplate, ResponseCache
 from models.base import Base
 from models.conversations import Conversation, ConversationParticipant
+from models.events import Event, EventOrganizer, Registration
 from models.faq import FAQ
 from models.messages import STATUS_RANK, Message, MessageAttachment, MessageStatusEvent
 from models.users import User
 
-__all__ = ["AIInteraction", "Base", "ContextRule", "FAQ", "PromptTemplate", "ResponseCache", "Conversation", "ConversationParticipant", "Message", "MessageAttachment",
-           "MessageStatusEvent", "STATUS_RANK", "User"]
+__all__ = ["AIInteraction", "Base", "ContextRule", "Conversation", "ConversationParticipant", "Event", "EventOrganizer",
+           "FAQ", "Message", "MessageAttachment", "MessageStatusEvent", "PromptTemplate", "Registration",
+           "ResponseCache", "STATUS_RANK", "User"]

@@ -46,6 +46,8 @@ class Message(Base):
     route: Mapped[str | None] = mapped_column(String(20))  # llm | fallback | intent | faq | command ...
     route_key: Mapped[str | None] = mapped_column(String(100))  # the intent or FAQ key that answered
     confidence: Mapped[float | None] = mapped_column(Float)
+    tool_used: Mapped[str | None] = mapped_column(String(100))  # LLM tools called for this turn, comma-separated
+    action_taken: Mapped[str | None] = mapped_column(String(100))  # what the turn changed, e.g. registration_created
     language: Mapped[str | None] = mapped_column(String(8))
     model: Mapped[str | None] = mapped_column(String(100))
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)

@@ -103,7 +103,8 @@ class FakeTwilio(_Server):
         sid = "SM" + secrets.token_hex(16)
         record = {"sid": sid, "t": time.time(), "to": to, "from": form.get("From"), "body": form.get("Body", ""),
                   "status_callback": form.get("StatusCallback"), "content_sid": form.get("ContentSid"),
-                  "content_variables": form.get("ContentVariables"), "media_url": form.get("MediaUrl")}
+                  "content_variables": form.get("ContentVariables"), "media_url": form.get("MediaUrl"),
+                  "persistent_action": form.get("PersistentAction")}
         with self.lock:
             self.messages.append(record)
         if record["status_callback"] and self.callbacks != "none":

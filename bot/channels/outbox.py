@@ -24,7 +24,8 @@ class OutboxSender:
         sid = "OB" + secrets.token_hex(16)
         record = {"sid": sid, "t": time.time(), "from": self.from_number, "to": f"whatsapp:{message.to_phone}",
                   "body": message.body, "media_url": list(message.media_urls),
-                  "content_sid": message.content_sid, "content_variables": message.content_variables}
+                  "content_sid": message.content_sid, "content_variables": message.content_variables,
+                  "persistent_action": list(message.persistent_action)}
         line = json.dumps(record, ensure_ascii=False) + "\n"
         with self._lock, open(self.path, "a", encoding="utf-8") as f:
             f.write(line)

@@ -143,6 +143,8 @@ class TwilioSender:
             params["body"] = message.body
         if message.media_urls:
             params["media_url"] = list(message.media_urls)
+        if message.persistent_action:
+            params["persistent_action"] = list(message.persistent_action)
         try:
             created = self.client.messages.create(**params)
         except TwilioException as exc:

@@ -16,7 +16,7 @@ from models import FAQ, AIInteraction
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
-EXPIRES = timedelta(minutes=30)
+EXPIRES = timedelta(minutes=30)  # the default of DIALOG_IDLE_MINUTES
 POSITIVE = {"1", "yes", "y", "yeah", "yep", "helpful", "good", "great", "ok", "👍", "نعم", "اي", "ايوه", "ايه",
             "اجل", "مفيد", "مفيده", "تمام", "ممتاز", "صح", "زين", "كويس", "بلى"}
 NEGATIVE = {"2", "no", "n", "nope", "not helpful", "bad", "👎", "لا", "لاء", "مو مفيد", "غير مفيد", "مش مفيد",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from sqlalchemy import update
 
@@ -49,9 +50,7 @@ def with_feedback_prompt(ctx: TurnContext, reply: Reply, interaction_id: int) ->
     text = reply.text
     if prompted:
         text = f"{text}\n\n{catalog.say('feedback_prompt', reply.language)}"
-    return Reply(text, reply.route, reply.language, reply.route_key, reply.confidence, reply.model,
-                 reply.prompt_tokens, reply.completion_tokens, reply.latency_ms,
-                 {**reply.meta, "interaction_id": interaction_id}, awaiting)
+    return replace(reply, text=text, meta={**reply.meta, "interaction_id": interaction_id}, awaiting=awaiting)
 
 
 class IntentHandler:
