@@ -1,7 +1,8 @@
 """The language model behind a small interface, so providers can be swapped and tests use a fake server.
 
 `OpenAIChat` calls any OpenAI-compatible Chat Completions endpoint through the official client with an
-explicit timeout and bounded retries (the client's defaults are 600 s and 2 retries).
+explicit timeout and bounded retries (the client's defaults are 600 s and 2 retries). With `tools` the model may
+answer with tool calls instead of (or besides) text; the caller runs them and asks again.
 """
 from __future__ import annotations
 
@@ -18,6 +19,13 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text as the model wrote it: validated by the tool, never trusted
+
+
+@dataclass(frozen=True)
 class Completion:
     text: str
     model: str
@@ -25,11 +33,23 @@ class Completion:
     completion_tokens: int | None
     latency_ms: float
     finish_reason: str | None
+    tool_calls: tuple[ToolCall, ...] = ()
+
+    def as_message(self) -> dict:
+        """The assistant message to send back with the tool results, as Chat Completions expects it."""
+        message: dict = {"role": "assistant", "content": self.text or None}
+        if self.tool_calls:
+            message["tool_calls"] = [{"id": c.id, "type": "function",
+                                      "function": {"name": c.name, "arguments": c.arguments}}
+                                     for c in self.tool_calls]
+        return message
 
 
 class LanguageModel(Protocol):
-    def complete(self, messages: list[dict]) -> Completion:
-        """Answers a chat; raises LLMError on timeout, rate limit, outage or an empty answer."""
+    def complete(self, messages: list[dict], tools: list[dict] | None = None,
+                 tool_choice: str | None = None) -> Completion:
+        """Answers a chat, in text or with calls of the offered `tools`; raises LLMError on timeout, rate
+        limit, outage or an answer with neither text nor tool calls."""
 
 
 class OpenAIChat:
@@ -39,21 +59,40 @@ class OpenAIChat:
         self.client = openai.OpenAI(api_key=settings.openai_api_key, base_url=settings.openai_base_url,
                                     timeout=settings.llm_timeout, max_retries=settings.llm_max_retries)
 
-    def complete(self, messages: list[dict]) -> Completion:
+    def complete(self, messages: list[dict], tools: list[dict] | None = None,
+                 tool_choice: str | None = None) -> Completion:
+        """One Chat Completions request (timeout and retries as configured on the client).
+
+        Args:
+            messages: the chat so far, including earlier rounds' tool calls and `tool` results.
+            tools: JSON-schema function tools the model may call; None offers none.
+            tool_choice: "auto" (the API's default), "none" to demand text, "required".
+        Returns:
+            The answer's text (may be empty when it calls tools), its tool calls and usage.
+        """
         started = time.perf_counter()
         try:
-            response = self.client.chat.completions.create(model=self.model, messages=messages,
-                                                           max_tokens=self.max_tokens)
+            response = self.client.chat.completions.create(
+                model=self.model, messages=messages, max_tokens=self.max_tokens,
+                # some OpenAI-compatible servers refuse an empty `tools` list: send the field only with tools
+                tools=tools or openai.omit, tool_choice=(tool_choice if tools and tool_choice else openai.omit))
         except openai.OpenAIError as exc:
             raise LLMError(f"{type(exc).__name__}: {exc}") from exc
         latency_ms = (time.perf_counter() - started) * 1000
-        if not response.choices or not (response.choices[0].message.content or "").strip():
+        if not response.choices:
+            raise LLMError("the model returned no choices")
+        message = response.choices[0].message
+        text = (message.content or "").strip()
+        calls = tuple(ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments or "{}")
+                      for c in message.tool_calls or () if getattr(c, "function", None) is not None)
+        if not text and not calls:
             raise LLMError("the model returned an empty answer")
         usage = response.usage
-        return Completion(text=response.choices[0].message.content.strip(), model=response.model or self.model,
+        return Completion(text=text, model=response.model or self.model,
                           prompt_tokens=usage.prompt_tokens if usage else None,
                           completion_tokens=usage.completion_tokens if usage else None,
-                          latency_ms=latency_ms, finish_reason=response.choices[0].finish_reason)
+                          latency_ms=latency_ms, finish_reason=response.choices[0].finish_reason,
+                          tool_calls=calls)
 
 
 def make_llm(settings: Settings) -> LanguageModel | None:
