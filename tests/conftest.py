@@ -85,6 +85,7 @@ def llm(fake_openai):
     fake_openai.fail_times = 10**9
     fake_openai.delay = 0.0
     fake_openai.answer = None
+    fake_openai.script = []
     return fake_openai
 
 

@@ -152,6 +152,10 @@ class FakeOpenAI(_Server):
     """Chat Completions that echo `FAKE-LLM: <last user text>`; `LONGANSWER` gets ~4,400 characters.
 
     `fail_status` / `fail_times` inject errors (e.g. 500 twice, or 429 always); `delay` slows every answer.
+    `script` is a list of answers consumed one per request, before the echo takes over again:
+    `{"content": "..."}`, `{"tool_calls": [{"name": "list_events", "arguments": {...}}]}` (arguments as a dict,
+    or a string sent as is), both, or `{"status": 500}` for an error; `usage` overrides the token counts.
+    `requests` records every request; `bodies` are their JSON bodies.
     """
 
     handler = _OpenAIHandler
@@ -163,6 +167,12 @@ class FakeOpenAI(_Server):
         self.fail_times = 10**9
         self.delay = 0.0
         self.answer: str | None = None
+        self.script: list[dict] = []
+
+    @property
+    def bodies(self) -> list[dict]:
+        with self.lock:
+            return [r["body"] for r in self.requests]
 
     def handle_chat(self, path: str, body: dict) -> tuple[int, dict]:
         with self.lock:
@@ -174,14 +184,35 @@ class FakeOpenAI(_Server):
             return self.fail_status, {"error": {"message": "injected", "type": "server_error", "code": None}}
         if not path.endswith("/chat/completions"):
             return 404, {"error": {"message": f"unknown path {path}", "type": "invalid_request_error"}}
+        with self.lock:
+            scripted = self.script.pop(0) if self.script else None
+        if scripted is not None:
+            return self._scripted(n, body, scripted)
         users = [m for m in body.get("messages", []) if m.get("role") == "user"]
         text = users[-1]["content"] if users else ""
         answer = self.answer or (long_answer() if "LONGANSWER" in text else f"FAKE-LLM: {text.strip()}")
-        return 200, {"id": f"chatcmpl-{n}", "object": "chat.completion", "created": int(time.time()),
-                     "model": body.get("model", "fake"),
-                     "choices": [{"index": 0, "finish_reason": "stop",
-                                  "message": {"role": "assistant", "content": answer}}],
-                     "usage": {"prompt_tokens": 42, "completion_tokens": 17, "total_tokens": 59}}
+        return 200, self._completion(n, body, {"role": "assistant", "content": answer}, "stop", None)
+
+    def _scripted(self, n: int, body: dict, step: dict) -> tuple[int, dict]:
+        if step.get("status"):
+            return step["status"], {"error": {"message": "scripted", "type": "server_error", "code": None}}
+        message: dict = {"role": "assistant", "content": step.get("content")}
+        calls = step.get("tool_calls") or []
+        if calls:
+            message["tool_calls"] = [
+                {"id": c.get("id") or f"call_{n}_{i}", "type": "function",
+                 "function": {"name": c["name"], "arguments": c["arguments"] if isinstance(c.get("arguments"), str)
+                              else json.dumps(c.get("arguments") or {}, ensure_ascii=False)}}
+                for i, c in enumerate(calls)]
+        return 200, self._completion(n, body, message, "tool_calls" if calls else "stop", step.get("usage"))
+
+    @staticmethod
+    def _completion(n: int, body: dict, message: dict, finish_reason: str, usage: dict | None) -> dict:
+        usage = usage or {"prompt_tokens": 42, "completion_tokens": 17}
+        return {"id": f"chatcmpl-{n}", "object": "chat.completion", "created": int(time.time()),
+                "model": body.get("model", "fake"),
+                "choices": [{"index": 0, "finish_reason": finish_reason, "message": message}],
+                "usage": {**usage, "total_tokens": usage["prompt_tokens"] + usage["completion_tokens"]}}
 
 
 def long_answer() -> str:
