@@ -1,7 +1,9 @@
-"""Builds the LLM's prompt: the versioned system template filled from the context rule and relevant facts,
-then as many earlier turns as fit the token budget; and turns Markdown into WhatsApp formatting."""
+"""Builds the LLM's prompt: the versioned system template filled from the context rule, relevant facts and
+the next upcoming events, then as many earlier turns as fit the token budget; and turns Markdown into
+WhatsApp formatting."""
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ class Prompt:
     messages: list[dict]
     version: str
     max_length: int
+    data_version: str = ""  # digest of the live data in the prompt (the events): part of the cache key
 
 
 def file_templates() -> list[dict]:
@@ -82,17 +85,38 @@ def _facts(entries: list, language: str) -> str:
     return "\n".join(f"- Q: {e.question(language)}\n  A: {e.answer(language)[0]}" for e in entries)
 
 
+def _events(lines: list[str], token_budget: int) -> str:
+    """As many event lines as fit a quarter of the prompt budget: the rest is for the question and history."""
+    kept, budget = [], token_budget // 4
+    for line in lines:
+        budget -= estimate_tokens(line)
+        if budget < 0:
+            break
+        kept.append(line)
+    if not lines:
+        return "- (none published)"
+    if len(kept) < len(lines):
+        kept.append("- (more: call list_events)")
+    return "\n".join(kept)
+
+
 def build_prompt(session: Session, language: str, history: list[dict], user_turn: dict, facts: list,
-                 token_budget: int) -> Prompt:
-    """System prompt + as many recent turns as fit `token_budget` + the user's turn."""
+                 token_budget: int, events: list[str] | None = None) -> Prompt:
+    """System prompt + as many recent turns as fit `token_budget` + the user's turn.
+
+    Args:
+        events: the next upcoming events, one line each; those that fit go into templates with `{events}`.
+    """
     template, version = active_template(session)
     rule = active_rule(session)
     reply_language = language if rule.get("reply_language", "auto") == "auto" else rule["reply_language"]
+    events_text = _events(events or [], token_budget)
     system = template.format(persona=rule["persona"], allowed_topics=", ".join(rule["allowed_topics"]),
                              excluded_topics=", ".join(rule["excluded_topics"]),
                              language_name=LANGUAGE_NAMES.get(reply_language, "English"),
                              max_length=rule["max_length"], facts=_facts(facts, reply_language),
-                             today=datetime.now(ADEN).strftime("%A %d %B %Y, %H:%M"))
+                             events=events_text,
+                             today=datetime.now(ADEN).strftime("%A %d %B %Y (%Y-%m-%d), %H:%M"))
     budget = token_budget - estimate_tokens(system) - estimate_tokens(user_turn["content"])
     kept: list[dict] = []
     for turn in reversed(history):
@@ -102,7 +126,8 @@ def build_prompt(session: Session, language: str, history: list[dict], user_turn
         kept.insert(0, turn)
         budget -= cost
     messages = [{"role": "system", "content": system}, *kept, user_turn]
-    return Prompt(messages=messages, version=version, max_length=int(rule["max_length"]))
+    return Prompt(messages=messages, version=version, max_length=int(rule["max_length"]),
+                  data_version=hashlib.sha256(events_text.encode()).hexdigest()[:16])
 
 
 _MD_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
