@@ -1,14 +1,20 @@
-"""The LLM route (with the top FAQ candidates as facts) and the bilingual fallback."""
+"""The LLM route — an agent with the event tools, the top FAQ candidates and the next events as facts — and
+the bilingual fallback."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot import catalog
+from bot.assistant import Answer
 from bot.handlers.understanding import with_feedback_prompt
 from bot.knowledge import FAQEntry
-from bot.prompting import build_prompt
+from bot.prompting import Prompt, build_prompt
 from bot.router import Reply, TurnContext
+from bot.tools import EventTools, upcoming_lines
 from bot.turn_history import history
 
 FACTS = 3
+UPCOMING = 5  # events given as facts; the model calls list_events for more
 
 
 def user_turn(ctx: TurnContext) -> dict:
@@ -33,16 +39,33 @@ class LLMHandler:
 
     def handle(self, ctx: TurnContext) -> Reply | None:
         prompt = build_prompt(ctx.session, ctx.language, history(ctx.session, ctx.message, ctx.settings.llm_history_turns),
-                              user_turn(ctx), facts(ctx), ctx.settings.llm_prompt_token_budget)
-        answer = ctx.assistant.ask(ctx.session, ctx.message, prompt, ctx.language)
+                              user_turn(ctx), facts(ctx), ctx.settings.llm_prompt_token_budget,
+                              events=upcoming_lines(ctx.session, ctx.language, UPCOMING))
+        answer = ctx.assistant.ask(ctx.session, ctx.message, prompt, ctx.language, tools=EventTools(ctx))
         if answer is None:
             return None
-        reply = Reply(answer.text, "llm", ctx.language, confidence=ctx.decision.confidence, model=answer.model,
-                      prompt_tokens=answer.input_tokens, completion_tokens=answer.output_tokens,
-                      latency_ms=answer.latency_ms,
-                      meta={"finish_reason": answer.finish_reason, "cache_hit": answer.cache_hit,
-                            "prompt_version": prompt.version, "best_match": ctx.decision.key})
+        usage = {"model": answer.model, "prompt_tokens": answer.input_tokens,
+                 "completion_tokens": answer.output_tokens, "latency_ms": answer.latency_ms,
+                 "tool_used": ",".join(answer.tools) or None}
+        if answer.final is not None:
+            return confirmation(ctx, answer, prompt, usage)
+        reply = Reply(answer.text, "llm", ctx.language, confidence=ctx.decision.confidence, **usage,
+                      meta=meta_of(ctx, answer, prompt))
         return with_feedback_prompt(ctx, reply, answer.interaction_id)
+
+
+def meta_of(ctx: TurnContext, answer: Answer, prompt: Prompt) -> dict:
+    return {"finish_reason": answer.finish_reason, "cache_hit": answer.cache_hit, "prompt_version": prompt.version,
+            "best_match": ctx.decision.key, "tool_rounds": answer.rounds}
+
+
+def confirmation(ctx: TurnContext, answer: Answer, prompt: Prompt, usage: dict) -> Reply:
+    """A tool ended the turn: its catalog reply goes out as is, under the LLM route with the turn's usage.
+    No feedback prompt: the reply awaits the user's yes/no, and a rating would take its place."""
+    final: Reply = answer.final
+    return replace(final, route="llm", route_key=final.route_key or final.route, confidence=ctx.decision.confidence,
+                   **usage, meta={**final.meta, **meta_of(ctx, answer, prompt),
+                                  "interaction_id": answer.interaction_id})
 
 
 class FallbackHandler:
