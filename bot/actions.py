@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Callable
 
 from bot import catalog
@@ -39,14 +40,33 @@ def switch_language(ctx: TurnContext, intent: Intent, confidence: float) -> Repl
         target = "en"
     else:
         target = "en" if ctx.language == "ar" else "ar"
+    return set_language(ctx, target, intent.name, confidence)
+
+
+def set_language(ctx: TurnContext, target: str, key: str, confidence: float) -> Reply:
     ctx.user.preferred_language = target
     ctx.user.language_explicit = True
-    return Reply(catalog.say("language_set", target), "intent", target, route_key=intent.name,
-                 confidence=confidence)
+    return Reply(catalog.say("language_set", target), "intent", target, route_key=key, confidence=confidence)
+
+
+def _journey(name: str) -> Callable[[TurnContext, Intent, float], Reply]:
+    """An attendee journey started from free text (bot/handlers/journeys.py), which is imported when first
+    run: it imports the understanding handlers, which import this module."""
+    def run_journey(ctx: TurnContext, intent: Intent, confidence: float) -> Reply:
+        from bot.handlers import journeys
+        starts = {"show_menu": lambda: journeys.show_menu(ctx, "intent", confidence),
+                  "show_events": lambda: journeys.show_events(ctx, 0, "intent", confidence),
+                  "show_tickets": lambda: journeys.show_tickets(ctx, "intent", confidence),
+                  "start_registration": lambda: journeys.start_registration(ctx, confidence),
+                  "start_cancel": lambda: journeys.start_cancel(ctx, confidence)}
+        return replace(starts[name](), route_key=intent.name)
+    return run_journey
 
 
 ACTIONS: dict[str, Callable[[TurnContext, Intent, float], Reply]] = {
     "request_human": request_human, "collect_feedback": collect_feedback, "switch_language": switch_language,
+    **{name: _journey(name) for name in ("show_menu", "show_events", "show_tickets", "start_registration",
+                                         "start_cancel")},
 }
 
 

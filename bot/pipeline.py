@@ -54,25 +54,20 @@ def _context(session: Session, rt: Runtime, inbound: Message) -> router.TurnCont
     user = session.get(User, inbound.user_id)
     return router.TurnContext(session=session, message=inbound, attachments=attachments, user=user,
                               conversation=session.get(Conversation, inbound.conversation_id),
-                              language=_language_of(session, inbound, user), knowledge=rt.knowledge.get(session),
+                              language=_language_of(inbound, user), knowledge=rt.knowledge.get(session),
                               assistant=rt.assistant, settings=rt.settings)
 
 
-def _language_of(session: Session, inbound: Message, user: User) -> str:
+def _language_of(inbound: Message, user: User) -> str:
     """The language to answer in: the user's explicit choice, else the language of this text (remembered
-    for messages the bot starts), else of their last written message (a photo or "👍" has none)."""
+    for messages the bot starts), else of their last written message — which is the remembered one — for
+    a turn without letters (a menu number, a photo, "👍")."""
     if user.language_explicit and user.preferred_language:
         return user.preferred_language
     if any(ch.isalpha() for ch in inbound.body):
         language = catalog.detect_language(inbound.body)
         user.preferred_language = language
         return language
-    last_text = session.scalars(select(Message.body)
-                                .where(Message.user_id == inbound.user_id, Message.direction == "inbound",
-                                       Message.id < inbound.id, Message.body != "")
-                                .order_by(Message.id.desc()).limit(1)).first()
-    if last_text:
-        return catalog.detect_language(last_text)
     return user.preferred_language or "en"
 
 

@@ -1,7 +1,8 @@
 """Chooses who answers a turn: small handlers tried in priority order, first answer wins.
 
-    media ▸ location ▸ empty ▸ pending dialog (clarify number, 👍/👎, feedback text) ▸ intent ▸ FAQ
-    ▸ clarify ▸ LLM ▸ fallback
+    media ▸ location ▸ empty ▸ menu ("menu" / "القائمة" from any step) ▸ pending dialog (journey steps:
+    menu numbers, event choice, seats, yes/no confirmations; clarify number, 👍/👎, feedback text) ▸ intent
+    ▸ FAQ ▸ clarify ▸ LLM (with tools) ▸ fallback
 
 Organizer commands join at the front with the organizers issue. Every reply records its route, the intent or
 FAQ key and the confidence; the fallback always answers, so a turn is never left in silence.
@@ -72,10 +73,10 @@ class Handler(Protocol):
 
 
 def default_handlers() -> list[Handler]:
-    from bot.handlers import media, understanding, dialog, llm
-    return [media.MediaHandler(), media.LocationHandler(), media.EmptyHandler(), dialog.PendingDialogHandler(),
-            understanding.IntentHandler(), understanding.FAQHandler(), understanding.ClarifyHandler(),
-            llm.LLMHandler(), llm.FallbackHandler()]
+    from bot.handlers import dialog, journeys, llm, media, understanding
+    return [media.MediaHandler(), media.LocationHandler(), media.EmptyHandler(), journeys.MenuHandler(),
+            journeys.JourneyDialogHandler(), dialog.PendingDialogHandler(), understanding.IntentHandler(),
+            understanding.FAQHandler(), understanding.ClarifyHandler(), llm.LLMHandler(), llm.FallbackHandler()]
 
 
 def route(ctx: TurnContext, handlers: list[Handler] | None = None) -> Reply:
