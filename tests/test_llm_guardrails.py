@@ -20,6 +20,8 @@ EVENTS_FAQ = Path(__file__).resolve().parent / "data" / "events_faq.csv"  # a co
 PRICE_IN, PRICE_OUT = 0.15, 0.60  # gpt-4o-mini, USD per 1M tokens
 ONE_CALL_USD = (42 * PRICE_IN + 17 * PRICE_OUT) / 1_000_000  # the fake's usage: 42 in, 17 out
 CACHEABLE = "what is the best season to visit aden"  # >= 3 words, nothing personal, routed to the LLM
+SHIPPED = max(t["version"] for t in prompting.file_templates() if t["name"] == "assistant_system")
+SHIPPED_VERSION = f"assistant_system.v{SHIPPED}"  # the newest template file: used while the table is empty
 TICKETS_PRICE_EN = "Prices are listed in Yemeni rials on each event; most community events cost 2,000 to 5,000 YER and some are free."
 
 
@@ -92,7 +94,7 @@ def test_each_llm_call_is_logged_with_tokens_cost_and_latency(app, twilio, llm):
     assert row.route == "llm"
     assert row.prompt == sent["messages"], "the prompt is stored exactly as sent"
     assert row.prompt[0]["role"] == "system" and row.prompt[-1]["content"] == "tell me about quantum origami"
-    assert row.prompt_version == "assistant_system.v1"
+    assert row.prompt_version == SHIPPED_VERSION
     assert row.response == "FAKE-LLM: tell me about quantum origami" == turn.body
     assert row.model == "gpt-4o-mini"
     assert (row.input_tokens, row.output_tokens) == (42, 17)
@@ -102,7 +104,7 @@ def test_each_llm_call_is_logged_with_tokens_cost_and_latency(app, twilio, llm):
     assert (row.message_id, row.user_id, row.conversation_id) == (turn.inbound.id, turn.inbound.user_id,
                                                                  turn.inbound.conversation_id)
     assert (turn.reply.prompt_tokens, turn.reply.completion_tokens) == (42, 17)
-    assert turn.reply.meta["prompt_version"] == "assistant_system.v1" and turn.reply.meta["cache_hit"] is False
+    assert turn.reply.meta["prompt_version"] == SHIPPED_VERSION and turn.reply.meta["cache_hit"] is False
 
     totals = conversation(app, phone)
     assert totals.total_tokens == 59
@@ -141,8 +143,7 @@ def test_same_question_from_another_user_is_answered_from_the_cache(app, twilio,
 
     [cached] = cache_rows(app)
     assert cached.hit_count == 1 and cached.last_hit_at is not None
-    assert (cached.normalized_text, cached.language, cached.prompt_version) == (CACHEABLE, "en",
-                                                                              "assistant_system.v1")
+    assert (cached.normalized_text, cached.language, cached.prompt_version) == (CACHEABLE, "en", SHIPPED_VERSION)
     assert cached.expires_at - cached.created_at == timedelta(hours=6)
 
 
@@ -428,22 +429,22 @@ def test_newest_active_template_from_the_database_is_used(app, twilio, llm):
 
 def test_template_change_is_seen_after_the_cache_is_cleared(app, twilio, llm):
     say(app, twilio, "+967712100071", "tell me about quantum origami")
-    add_template(app, 2, CUSTOM)
+    add_template(app, SHIPPED + 1, CUSTOM)
     say(app, twilio, "+967712100071", "tell me about quantum physics")
     assert not llm.requests[1]["body"]["messages"][0]["content"].startswith("CUSTOM"), "cached for 30 s"
     prompting.clear_cache()
     say(app, twilio, "+967712100071", "tell me about quantum knots")
     assert llm.requests[2]["body"]["messages"][0]["content"].startswith("CUSTOM")
-    assert [i.prompt_version for i in interactions(app)] == ["assistant_system.v1"] * 2 + ["assistant_system.v2"]
+    assert [i.prompt_version for i in interactions(app)] == [SHIPPED_VERSION] * 2 + [f"assistant_system.v{SHIPPED + 1}"]
 
 
 def test_answers_cached_under_an_older_template_are_not_reused(app, twilio, llm):
     say(app, twilio, "+967712100072", CACHEABLE)
-    add_template(app, 2, CUSTOM)
+    add_template(app, SHIPPED + 1, CUSTOM)
     prompting.clear_cache()
     turn = say(app, twilio, "+967712100073", CACHEABLE)
     assert turn.reply.meta["cache_hit"] is False and len(llm.requests) == 2
-    assert sorted(c.prompt_version for c in cache_rows(app)) == ["assistant_system.v1", "assistant_system.v2"]
+    assert sorted(c.prompt_version for c in cache_rows(app)) == [SHIPPED_VERSION, f"assistant_system.v{SHIPPED + 1}"]
 
 
 # --- history and the prompt token budget -----------------------------------------------------------------
