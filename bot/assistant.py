@@ -170,9 +170,11 @@ class Assistant:
                 rounds.messages.append({"role": "assistant", "content": done.text})
                 return None
             rounds.messages.append(done.as_message())
+            known = {t["function"]["name"] for t in tools.schemas}
             for call in done.tool_calls:
                 outcome = tools.run(call)
-                rounds.called(call.name)
+                if call.name in known:  # a made-up name is answered with an error, not recorded as used
+                    rounds.called(call.name)
                 rounds.messages.append({"role": "tool", "tool_call_id": call.id, "content": outcome.content})
                 if outcome.reply is not None:
                     rounds.final = outcome.reply

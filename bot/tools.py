@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot import events as services
 from bot import localize
+from bot.handlers import journeys
 from bot.llm import ToolCall
 from bot.router import Reply, TurnContext
 from models import Event, Registration
@@ -187,7 +188,6 @@ class EventTools:
     # --- requests that the user confirms ---------------------------------------------------------------
 
     def register(self, args: dict) -> ToolResult:
-        from bot.handlers import journeys  # the lead's journeys module (main); see docs/agent.md
         event = self._event(args.get("code"))
         if event is None:
             return self._unknown_event(args.get("code"))
@@ -195,24 +195,15 @@ class EventTools:
         if seats is None or not 1 <= seats <= self.max_seats:
             return error("invalid_seats", f"seats must be a whole number from 1 to {self.max_seats}; ask the user "
                                           "how many seats they want.", max_seats=self.max_seats)
-        reply = journeys.confirm_registration_reply(self.ctx, event, seats, source="llm")
-        asked = reply.awaiting is not None
-        return ToolResult(compact({"status": "confirmation_asked" if asked else "refused", "shown_to_user": reply.text}),
-                          replace(reply, action_taken=reply.action_taken or
-                                  ("registration_requested" if asked else None)))
+        return _ends_turn(journeys.confirm_registration_reply(self.ctx, event, seats, source="llm"))
 
     def cancel_ticket(self, args: dict) -> ToolResult:
-        from bot.handlers import journeys
         found = self._ticket(args.get("ticket_code") or args.get("code"))
         if found is None:
             return error("unknown_ticket", "The user has no active ticket with that code. Call my_tickets to see "
                                            "their tickets.")
         ticket, event = found
-        reply = journeys.confirm_cancel_reply(self.ctx, ticket, event)
-        asked = reply.awaiting is not None
-        return ToolResult(compact({"status": "confirmation_asked" if asked else "refused", "shown_to_user": reply.text}),
-                          replace(reply, action_taken=reply.action_taken or
-                                  ("cancellation_requested" if asked else None)))
+        return _ends_turn(journeys.confirm_cancel_reply(self.ctx, ticket, event))
 
     # --- helpers ---------------------------------------------------------------------------------------
 
@@ -237,6 +228,13 @@ class EventTools:
                    (func.upper(Registration.ticket_code) == wanted) | (func.upper(Event.code) == wanted))
             .order_by((func.upper(Registration.ticket_code) == wanted).desc(), Registration.id)).first()
         return (row[0], row[1]) if row else None
+
+
+def _ends_turn(reply: Reply) -> ToolResult:
+    """The journeys' reply goes to the user as is. Its `action_taken` (registration_requested /
+    cancellation_requested) says a confirmation was asked; without one it is a refusal (full, duplicate...)."""
+    outcome = "confirmation_asked" if reply.action_taken else "refused"
+    return ToolResult(compact({"status": outcome, "shown_to_user": reply.text}), reply)
 
 
 def _whole(value) -> int | None:
