@@ -106,7 +106,7 @@ def event_facts(event: Event, language: str) -> dict:
              "map": localize.map_link(event.latitude, event.longitude), "category": event.category}
     if event.status != "published":
         facts["status"] = event.status
-    return {k: v for k, v in facts.items() if v is not None}
+    return _present(facts)
 
 
 def ticket_facts(ticket: Registration, event: Event, language: str) -> dict:
@@ -158,11 +158,19 @@ class EventTools:
             return error("invalid_date", "Dates must be YYYY-MM-DD (Aden time).")
         limit = _whole(args.get("limit"))
         limit = LIST_DEFAULT if limit is None else min(max(limit, 1), LIST_MAX)
-        found = services.find_events(self.ctx.session, query) if query else services.upcoming(self.ctx.session)
-        found = [e for e in found if _within(e, first, last)]
-        result = {"count": len(found), "events": [event_facts(e, self.ctx.language) for e in found[:limit]]}
-        if not found:
-            result["note"] = "No upcoming event matches. Say so; do not suggest events that are not listed."
+        in_range = [e for e in services.upcoming(self.ctx.session) if _within(e, first, last)]
+        named = {e.id for e in services.find_events(self.ctx.session, query)} if query else None
+        found = [e for e in in_range if named is None or e.id in named]
+        result: dict = {"count": len(found)}
+        if query and not found and in_range:
+            # The words may just be in the other language ("حفلة" for "Jazz Night"): show what is on instead.
+            found = in_range
+            result = {"count": 0, "note": "No event's name matches those words; these are all upcoming events "
+                                          "in the dates asked. Judge yourself whether one is what the user means.",
+                      "all_count": len(in_range)}
+        elif not found:
+            result["note"] = "No upcoming event in those dates. Say so; never suggest events that are not listed."
+        result["events"] = [event_facts(e, self.ctx.language) for e in found[:limit]]
         return ToolResult(compact(result))
 
     def event_details(self, args: dict) -> ToolResult:
@@ -170,11 +178,10 @@ class EventTools:
         if event is None:
             return self._unknown_event(args.get("code"))
         facts = event_facts(event, self.ctx.language)
-        local_end = event.ends_at.astimezone(localize.zone(event.timezone)) if event.ends_at else None
-        facts.update({k: v for k, v in {"description": event.description(self.ctx.language),
-                                        "address": event.address, "capacity": event.capacity,
-                                        "ends": local_end.isoformat(timespec="minutes") if local_end else None,
-                                        }.items() if v is not None})
+        ends = event.ends_at.astimezone(localize.zone(event.timezone)).isoformat(timespec="minutes") \
+            if event.ends_at else None
+        facts.update(_present({"description": event.description(self.ctx.language), "address": event.address,
+                               "capacity": event.capacity, "ends": ends}))
         ticket = services.active_ticket(self.ctx.session, self.ctx.user.id, event.id)
         if ticket is not None:
             facts["your_ticket"] = {"ticket_code": ticket.ticket_code, "seats": ticket.seats}
@@ -235,6 +242,11 @@ def _ends_turn(reply: Reply) -> ToolResult:
     cancellation_requested) says a confirmation was asked; without one it is a refusal (full, duplicate...)."""
     outcome = "confirmation_asked" if reply.action_taken else "refused"
     return ToolResult(compact({"status": outcome, "shown_to_user": reply.text}), reply)
+
+
+def _present(facts: dict) -> dict:
+    """Without the empty fields: every key costs the model tokens."""
+    return {k: v for k, v in facts.items() if v is not None}
 
 
 def _whole(value) -> int | None:

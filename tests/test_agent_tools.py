@@ -106,6 +106,22 @@ def test_list_events_results_go_back_to_the_model_and_its_answer_is_sent(agent, 
     assert turn.reply.meta["tool_rounds"] == 2
 
 
+def test_list_events_by_words_and_by_dates(agent, twilio, llm):
+    jazz_day = event_row(agent, JAZZ).starts_at.astimezone(localize.zone("Asia/Aden")).date().isoformat()
+    llm.script = [{"tool_calls": [call("list_events", query="workshop"), call("list_events", query="حفلة"),
+                                  call("list_events", from_date=jazz_day, to_date=jazz_day),
+                                  call("list_events", from_date="2099-01-01"), call("list_events", limit=1)]},
+                  {"content": "ok"}]
+    say(agent, twilio, "+967712200005", "anything for coders or music lovers?")
+    by_words, other_language, one_day, none, first = tool_messages(llm.bodies[1])
+    assert [e["code"] for e in by_words["events"]] == [WORKSHOP] and by_words["count"] == 1
+    assert other_language["count"] == 0 and [e["code"] for e in other_language["events"]] == [JAZZ, WORKSHOP], \
+        "words that match no name show what is on, for the model to judge"
+    assert [e["code"] for e in one_day["events"]] == [JAZZ]
+    assert none["count"] == 0 and none["events"] == [] and "never suggest" in none["note"]
+    assert first["count"] == 2 and [e["code"] for e in first["events"]] == [JAZZ]
+
+
 def test_a_turn_is_one_interaction_row_summing_its_rounds(agent, twilio, llm):
     llm.script = [{"tool_calls": [call("list_events")]}, {"tool_calls": [call("event_details", code=JAZZ)]},
                   {"content": "Jazz Night is on the beach."}]
