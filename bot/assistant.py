@@ -94,6 +94,21 @@ class Rounds:
         return self.input_tokens + self.output_tokens
 
 
+def _run_tools(rounds: Rounds, tools: Toolbox, calls: tuple[ToolCall, ...]) -> bool:
+    """Runs the calls in order, adding their results to the chat; True when one ended the turn (the calls
+    after it are not run: the turn's reply is already decided)."""
+    known = {t["function"]["name"] for t in tools.schemas}
+    for call in calls:
+        outcome = tools.run(call)
+        if call.name in known:  # a made-up name is answered with an error, not recorded as used
+            rounds.called(call.name)
+        rounds.messages.append({"role": "tool", "tool_call_id": call.id, "content": outcome.content})
+        if outcome.reply is not None:
+            rounds.final = outcome.reply
+            return True
+    return False
+
+
 def cacheable(text: str) -> bool:
     """Standalone, non-personal questions of a few words only."""
     return len(text.split()) >= 3 and not _PERSONAL.search(normalize(text))
@@ -170,15 +185,8 @@ class Assistant:
                 rounds.messages.append({"role": "assistant", "content": done.text})
                 return None
             rounds.messages.append(done.as_message())
-            known = {t["function"]["name"] for t in tools.schemas}
-            for call in done.tool_calls:
-                outcome = tools.run(call)
-                if call.name in known:  # a made-up name is answered with an error, not recorded as used
-                    rounds.called(call.name)
-                rounds.messages.append({"role": "tool", "tool_call_id": call.id, "content": outcome.content})
-                if outcome.reply is not None:
-                    rounds.final = outcome.reply
-                    return None
+            if _run_tools(rounds, tools, done.tool_calls):
+                return None
         return None  # not reached: the last round returns
 
     def cost(self, model: str | None, input_tokens: int, output_tokens: int) -> float:
