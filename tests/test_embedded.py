@@ -82,7 +82,9 @@ def test_arabic_turn_gets_arabic_first(embedded):
     wait(embedded)
     [line] = outbox(embedded)
     assert line["to"] == "whatsapp:+967733221100"
-    assert line["body"] == catalog.say_both("fallback", "ar")
+    # "When does the family day in Crater start?": whichever responder takes it, it answers in Arabic
+    assert catalog.detect_language(line["body"].splitlines()[0]) == "ar"
+    assert line["body"] != catalog.say_both("fallback", "en")
 
 
 def test_wrong_signature_is_403_in_embedded_mode_too(embedded):

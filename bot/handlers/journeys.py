@@ -123,6 +123,14 @@ def show_events(ctx: TurnContext, offset: int = 0, route: str = "dialog", confid
                 route=route, confidence=confidence)
 
 
+def show_named_or_upcoming(ctx: TurnContext, confidence: float) -> Reply:
+    """"When does the family day start?" names one event: its details; otherwise the list."""
+    named = events.find_events(ctx.session, ctx.text)
+    if len(named) == 1:
+        return replace(show_event(ctx, named[0]), route="intent", confidence=confidence)
+    return show_events(ctx, 0, "intent", confidence)
+
+
 def _events_choice(ctx: TurnContext, state: dict) -> Reply | None:
     words = normalize(ctx.text)
     if words in MORE_WORDS:
@@ -398,7 +406,7 @@ class MenuHandler:
         return help_intent is not None and help_intent.matches_pattern(normalize(ctx.text))
 
     def handle(self, ctx: TurnContext) -> Reply:
-        return show_menu(ctx, route="intent", confidence=1.0)
+        return replace(show_menu(ctx, route="intent", confidence=1.0), route_key="help")
 
 
 class JourneyDialogHandler:
