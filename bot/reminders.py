@@ -31,6 +31,7 @@ from bot.intake import active_conversation
 from bot.pipeline import deliver
 from bot.runtime import Runtime
 from bot.settings import Settings
+from bot.sql import as_utc
 from models import Conversation, Event, Message, Registration, User
 from models.base import utcnow
 
@@ -164,7 +165,7 @@ def user_language(user: User) -> str:
 
 def in_window(last_inbound_at: datetime | None, now: datetime) -> bool:
     """Whether WhatsApp still accepts free-form text: the user wrote within 24 h (less a safety margin)."""
-    return last_inbound_at is not None and now - last_inbound_at < WINDOW - WINDOW_MARGIN
+    return last_inbound_at is not None and now - as_utc(last_inbound_at) < WINDOW - WINDOW_MARGIN
 
 
 def template_for(settings: Settings, language: str) -> tuple[str, str] | None:
@@ -179,7 +180,7 @@ def template_for(settings: Settings, language: str) -> tuple[str, str] | None:
 def reminder_text(event: Event, registration: Registration, language: str) -> str:
     """The free-form reminder (also stored as the body of a template reminder, for the transcript)."""
     return catalog.say("reminder", language, title=event.title(language),
-                       when=localize.when(event.starts_at, language, event.timezone),
+                       when=_when(event, language),
                        venue=_venue(event, language), map=_map_line(event, language),
                        code=localize.code(registration.ticket_code, language),
                        seats=localize.seats(registration.seats, language))
@@ -191,9 +192,13 @@ def template_variables(user: User, event: Event, registration: Registration, lan
     WhatsApp refuses template parameters with newlines, tabs or long runs of spaces, so each is one line.
     """
     values = (_name(user, language), event.title(language),
-              localize.when(event.starts_at, language, event.timezone), _venue(event, language),
+              _when(event, language), _venue(event, language),
               localize.isolate(registration.ticket_code, language))
     return json.dumps({str(i): _one_line(v) for i, v in enumerate(values, start=1)}, ensure_ascii=False)
+
+
+def _when(event: Event, language: str) -> str:
+    return localize.when(as_utc(event.starts_at), language, event.timezone)  # SQLite hands back naive UTC
 
 
 def _venue(event: Event, language: str) -> str:
