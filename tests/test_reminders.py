@@ -10,16 +10,19 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
-from bot import catalog, localize
+from bot import catalog, create_app, localize
 from bot.clock import build_scheduler
 from bot.db import db
+from bot.errors import ConfigurationError
 from bot.jobs import send_reminders
 from bot.queue import REPLIES_QUEUE
 from bot.reminders import send_due_reminders
 from bot.runtime import runtime
+from bot.settings import Settings
 from models import Conversation, Event, Message, Registration, User
 from models.base import utcnow
-from tests.conftest import run_jobs
+from models.migrate import upgrade
+from tests.conftest import run_jobs, send
 
 TEMPLATE_EN = "HX" + "e" * 32
 TEMPLATE_AR = "HX" + "a" * 32
@@ -112,7 +115,6 @@ def test_reminder_is_stored_as_an_outbound_message_in_a_new_conversation(app, tw
 
 
 def test_reminder_joins_the_users_active_conversation(app, client, twilio):
-    from tests.conftest import send
     send(client, "+967712000304", "hello")
     run_jobs(app)
     event_id = add_event(app)
@@ -317,7 +319,6 @@ def test_a_sweep_enqueued_by_the_clock_runs_on_the_json_worker(app, twilio, redi
 
 
 def test_the_clock_refuses_to_run_without_an_interval(make_app):
-    from bot.errors import ConfigurationError
     app = make_app(reminder_check_seconds=0)
     with app.app_context(), pytest.raises(ConfigurationError, match="REMINDER_CHECK_SECONDS"):
         build_scheduler(runtime().redis, runtime().settings)
@@ -354,3 +355,31 @@ def test_the_embedded_mode_sweeps_in_a_thread_of_the_web_process(make_app, twili
 def test_no_clock_thread_with_redis_or_when_turned_off(make_app):
     assert make_app().extensions["runtime"].clock is None
     assert make_app(redis_url=None, reminder_check_seconds=0).extensions["runtime"].clock is None
+
+
+def test_the_embedded_sqlite_mode_sends_reminders_in_aden_time(tmp_path):
+    """SQLite hands datetimes back naive: the window check and the local time must still treat them as UTC."""
+    url = f"sqlite:///{tmp_path}/bot.sqlite3"
+    upgrade(url)
+    app = create_app(Settings(env="development", database_url=url, outbox_path=str(tmp_path / "outbox.jsonl"),
+                              reminder_check_seconds=0))
+    try:
+        now = utcnow()
+        starts_at = now.replace(microsecond=0) + timedelta(hours=5)
+        with app.app_context(), db.session_scope() as s:
+            event = Event(code="SQLITE", title_en="T", title_ar="ت", starts_at=starts_at, status="published",
+                          capacity=5, created_at=now, updated_at=now)
+            user = User(phone="+967712000399", preferred_language="ar", last_inbound_at=now - timedelta(hours=2),
+                        created_at=now, updated_at=now)
+            s.add_all([event, user])
+            s.flush()
+            s.add(Registration(event_id=event.id, user_id=user.id, ticket_code="SQL234", seats=1,
+                               status="registered", created_at=now, updated_at=now))
+        with app.app_context():
+            assert send_reminders() == {"sent": 1, "skipped": 0, "failed": 0}
+            assert send_reminders() == {"sent": 0, "skipped": 0, "failed": 0}
+        [line] = (tmp_path / "outbox.jsonl").read_text(encoding="utf-8").splitlines()
+        sent = json.loads(line)
+        assert sent["content_sid"] is None and localize.when(starts_at, "ar", "Asia/Aden") in sent["body"]
+    finally:
+        app.extensions["db"].engine.dispose()
