@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot.channels.twilio import to_e164
 from bot.cli_faq import faq_cli
+from bot.cli_reminders import reminders_cli
 from bot.db import db
 from bot.errors import MalformedRequest
 from bot.export import export_user
@@ -70,3 +71,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(replies_cli)
     app.cli.add_command(faq_cli)
+    app.cli.add_command(reminders_cli)

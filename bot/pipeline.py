@@ -40,7 +40,7 @@ def answer_turn(session: Session, rt: Runtime, inbound: Message, lock: UserLock)
         lock.renew()
         if part.status == "submitting":
             _mark_failed(session, part, None, "interrupted while submitting; not resent to avoid a duplicate")
-        elif part.status == "pending" and not _deliver(session, rt, part, phone):
+        elif part.status == "pending" and not deliver(session, rt, part, phone):
             _fail_rest(session, parts, part)
             break
     session.execute(update(Message).where(Message.id == inbound.id)
@@ -114,8 +114,20 @@ def _claim(session: Session, part: Message) -> bool:
     return claimed == 1
 
 
-def _deliver(session: Session, rt: Runtime, part: Message, phone: str) -> bool:
-    """Sends one part with bounded backoff on transient errors; returns False when it failed for good."""
+def deliver(session: Session, rt: Runtime, part: Message, phone: str) -> bool:
+    """Sends one stored outbound part with bounded backoff on transient errors.
+
+    Replies and bot-initiated messages (reminders) share it, so both get the same claim, retries,
+    permanent-error handling and status callbacks.
+
+    Args:
+        session: the caller's session; each step commits.
+        rt: the runtime (sender and retry settings).
+        part: a stored outbound message; only a `pending` one is sent.
+        phone: the recipient in E.164.
+    Returns:
+        False when it failed for good (the row holds the error code), else True.
+    """
     if not _claim(session, part):
         return True
     outbound = outbound_for(part, phone)

@@ -24,7 +24,9 @@ BASE = "http://localhost"  # no PUBLIC_BASE_URL: the signed URL is the request U
 def embedded(tmp_path):
     url = f"sqlite:///{tmp_path}/bot.sqlite3"
     upgrade(url)
-    app = create_app(Settings(env="development", database_url=url, outbox_path=str(tmp_path / "outbox.jsonl")))
+    # No reminder clock thread: it would outlive the test and sweep whichever database `db` points at next.
+    app = create_app(Settings(env="development", database_url=url, outbox_path=str(tmp_path / "outbox.jsonl"),
+                              reminder_check_seconds=0))
     app.config["TESTING"] = True
     yield app
     app.extensions["runtime"].queue.join()
