@@ -50,7 +50,7 @@ def required_text(value: object, name: str, limit: int) -> str:
 def code(value: object) -> str:
     result = text(value)
     if result is None or not CODE_PATTERN.match(result):
-        raise ValueError("code is required: 1-40 letters, digits, '-' or '_'")
+        raise ValueError("code is required and must be 1-40 letters, digits, '-' or '_'")
     return result
 
 

@@ -149,7 +149,7 @@ def _raw_rows(path: Path) -> list[tuple[int, dict]]:
     if path.suffix.lower() in (".yaml", ".yml"):
         data = yaml.safe_load(content) or []
         if isinstance(data, dict):
-            data = data.get("events") or []
+            data = (data["events"] or []) if "events" in data else None  # a mapping must hold `events`
         if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
             raise EventFileError([f"{path}: expected a list of events (or events: [...])"])
         return list(enumerate(data, start=1))
