@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from bot import localize
@@ -74,6 +74,7 @@ def events_list() -> None:
 
 @click.command("seed-demo")
 @click.option("--force", is_flag=True, help="allow it with BOT_ENV=production")
+@with_appcontext
 def seed_demo_command(force: bool) -> None:
     """Adds demo events in Aden, the events FAQ and a demo organizer; safe to run again."""
     settings = runtime().settings
