@@ -94,7 +94,8 @@ def default_handlers() -> list[Handler]:
     from bot.handlers import dialog, journeys, llm, media, understanding
     return [media.MediaHandler(), media.LocationHandler(), media.EmptyHandler(), journeys.MenuHandler(),
             journeys.JourneyDialogHandler(), dialog.PendingDialogHandler(), understanding.IntentHandler(),
-            understanding.FAQHandler(), understanding.ClarifyHandler(), llm.LLMHandler(), llm.FallbackHandler()]
+            understanding.FAQHandler(), journeys.NamedEventHandler(), understanding.ClarifyHandler(),
+            llm.LLMHandler(), llm.FallbackHandler()]
 
 
 def route(ctx: TurnContext, handlers: list[Handler] | None = None) -> Reply:

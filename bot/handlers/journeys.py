@@ -409,6 +409,22 @@ class MenuHandler:
         return replace(show_menu(ctx, route="intent", confidence=1.0), route_key="help")
 
 
+class NamedEventHandler:
+    """"ابغى تذكرتين لجولة التصوير": a booking or cancelling request the matcher is unsure of, but which names
+    exactly one event, starts that journey instead of a "did you mean" — its own confirm step guards it."""
+
+    JOURNEYS = {"register_event": start_registration, "cancel_ticket": start_cancel}
+
+    def match(self, ctx: TurnContext) -> bool:
+        decision = ctx.decision
+        return (decision.route == "clarify" and decision.key in self.JOURNEYS
+                and len(events.find_events(ctx.session, ctx.text)) == 1)
+
+    def handle(self, ctx: TurnContext) -> Reply:
+        decision = ctx.decision
+        return replace(self.JOURNEYS[decision.key](ctx, decision.confidence), route_key=decision.key)
+
+
 class JourneyDialogHandler:
     """The answer to the step the conversation is in (a number, yes/no, "more", an event's name)."""
 
