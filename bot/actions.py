@@ -59,7 +59,7 @@ def _journey(name: str) -> Callable[[TurnContext, Intent, float], Reply]:
                   "show_tickets": lambda: journeys.show_tickets(ctx, "intent", confidence),
                   "start_registration": lambda: journeys.start_registration(ctx, confidence),
                   "start_cancel": lambda: journeys.start_cancel(ctx, confidence)}
-        return replace(starts[name](), route_key=intent.name)
+        return replace(starts[name](), route="intent", route_key=intent.name, confidence=confidence)
     return run_journey
 
 

@@ -49,8 +49,8 @@ def answer_turn(session: Session, rt: Runtime, inbound: Message, lock: UserLock)
 
 
 def _context(session: Session, rt: Runtime, inbound: Message) -> router.TurnContext:
-    attachments = list(session.scalars(select(MessageAttachment)
-                                       .where(MessageAttachment.message_id == inbound.id)))
+    attachments = [] if inbound.message_type == "text" else list(  # intake stores none for a plain text
+        session.scalars(select(MessageAttachment).where(MessageAttachment.message_id == inbound.id)))
     user = session.get(User, inbound.user_id)
     return router.TurnContext(session=session, message=inbound, attachments=attachments, user=user,
                               conversation=session.get(Conversation, inbound.conversation_id),
@@ -167,8 +167,9 @@ def _mark_submitted(session: Session, part: Message, sid: str, provider_status: 
     session.commit()
     status.apply_early_callbacks(session, sid)
     session.commit()
-    session.expire(part)  # the row, not this object, says where the part stands now
+    # logged before expiring: reading the attributes of an expired part would cost a SELECT
     log.info("sent message_id=%s message_sid=%s part=%d/%d", part.id, sid, part.part_index + 1, part.part_count)
+    session.expire(part)  # the row, not this object, says where the part stands now
 
 
 def _mark_failed(session: Session, part: Message, code: int | None, error: str) -> None:
@@ -176,8 +177,8 @@ def _mark_failed(session: Session, part: Message, code: int | None, error: str) 
                     .values(status="failed", status_rank=STATUS_RANK["failed"], error_code=code,
                             error_message=error[:1000], updated_at=utcnow()))
     session.commit()
-    session.expire(part)
     log.error("send failed message_id=%s code=%s error=%s", part.id, code, error)
+    session.expire(part)
 
 
 def _fail_rest(session: Session, parts: list[Message], failed: Message) -> None:
