@@ -434,7 +434,8 @@ def test_duplicate_registration_gets_the_existing_code(bot, twilio, lang):
     again = walk(bot, twilio, phone, WORDS[lang]["events"], "1", "1")
     assert again.stored == ("dialog", "register_duplicate", None)
     assert again.body == expected
-    by_text = say(bot, twilio, phone, {"en": "book 1 seat for the jazz night", "ar": "احجز لي مقعد في ليلة الجاز"}[lang])
+    text = {"en": "book 1 seat for the jazz night", "ar": "احجز لي مقعد في ليلة الجاز"}[lang]
+    by_text = say(bot, twilio, phone, text)
     assert (by_text.reply.route_key, by_text.body) == ("register_event", expected)
     assert len(tickets(bot, phone)) == 1 and event(bot, "JAZZ").seats_taken == 2
 
