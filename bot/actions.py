@@ -55,11 +55,11 @@ def _journey(name: str) -> Callable[[TurnContext, Intent, float], Reply]:
     def run_journey(ctx: TurnContext, intent: Intent, confidence: float) -> Reply:
         from bot.handlers import journeys
         starts = {"show_menu": lambda: journeys.show_menu(ctx, "intent", confidence),
-                  "show_events": lambda: journeys.show_events(ctx, 0, "intent", confidence),
+                  "show_events": lambda: journeys.show_named_or_upcoming(ctx, confidence),
                   "show_tickets": lambda: journeys.show_tickets(ctx, "intent", confidence),
                   "start_registration": lambda: journeys.start_registration(ctx, confidence),
                   "start_cancel": lambda: journeys.start_cancel(ctx, confidence)}
-        return replace(starts[name](), route_key=intent.name)
+        return replace(starts[name](), route="intent", route_key=intent.name, confidence=confidence)
     return run_journey
 
 

@@ -1,4 +1,5 @@
-"""Commands: `flask --app app db upgrade`, `flask --app app users export PHONE`."""
+"""Commands: `flask --app app db upgrade`, `flask --app app users export PHONE`; the faq and events groups
+and `seed-demo` live in their own modules."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,9 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from bot.channels.twilio import to_e164
+from bot.cli_events import events_cli, seed_demo_command
 from bot.cli_faq import faq_cli
+from bot.cli_reminders import reminders_cli
 from bot.db import db
 from bot.errors import MalformedRequest
 from bot.export import export_user
@@ -70,3 +73,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(replies_cli)
     app.cli.add_command(faq_cli)
+    app.cli.add_command(reminders_cli)
+    app.cli.add_command(events_cli)
+    app.cli.add_command(seed_demo_command)

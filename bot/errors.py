@@ -32,3 +32,15 @@ class SendError(BotError):
 
 class LLMError(BotError):
     """The language model could not answer (timeout, rate limit, outage, bad answer)."""
+
+
+class EventFileError(BotError, ValueError):
+    """An events file that cannot be imported.
+
+    Attributes:
+        errors: one message per problem, each naming its row ("row 4 (code 'X'): ...").
+    """
+
+    def __init__(self, errors: list[str]):
+        super().__init__("\n".join(errors))
+        self.errors = list(errors)

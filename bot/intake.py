@@ -87,7 +87,7 @@ def store_inbound(connection: Connection, turn: InboundTurn, idle_gap: timedelta
     now = utcnow()
     user_id = connection.execute(UPSERT_USER, {"phone": turn.phone, "wa_id": turn.wa_id,
                                                "display_name": turn.profile_name, "now": now}).scalar_one()
-    conversation_id = _active_conversation(connection, user_id, now, idle_gap)
+    conversation_id = active_conversation(connection, user_id, now, idle_gap)
     message_id = connection.execute(INSERT_MESSAGE, {
         "conversation_id": conversation_id, "user_id": user_id, "body": turn.body,
         "message_type": turn.message_type, "sid": turn.channel_message_id, "meta": turn.meta or None,
@@ -104,7 +104,11 @@ def store_inbound(connection: Connection, turn: InboundTurn, idle_gap: timedelta
     return StoredTurn(message_id=message_id, user_id=user_id, conversation_id=conversation_id)
 
 
-def _active_conversation(connection: Connection, user_id: int, now: datetime, idle_gap: timedelta) -> int:
+def active_conversation(connection: Connection, user_id: int, now: datetime, idle_gap: timedelta) -> int:
+    """The user's active conversation id: the current one, or a new one after `idle_gap` of silence.
+
+    Safe under concurrency (the one-active-per-user index): used by intake and by messages the bot starts.
+    """
     row = connection.execute(ACTIVE_CONVERSATION, {"user_id": user_id}).first()
     if row is not None and as_utc(row.last_message_at) >= now - idle_gap:
         return row.id

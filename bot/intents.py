@@ -24,6 +24,7 @@ class Intent:
     patterns: tuple[re.Pattern, ...] = ()
     responses: dict = field(default_factory=dict)  # language → text
     action: str | None = None
+    min_confidence: float = 0.0  # answer only at this confidence or above (besides MATCH_HIGH)
 
     def allows(self, role: str) -> bool:
         return self.role == "any" or self.role == role or role == "admin"
@@ -46,7 +47,8 @@ def _intent(raw: dict, source: Path) -> Intent:
     return Intent(name=name, category=raw.get("category") or "general", priority=int(raw.get("priority") or 0),
                   role=raw.get("role") or "any", examples_en=tuple(raw["examples"].get("en") or ()),
                   examples_ar=tuple(raw["examples"].get("ar") or ()), patterns=patterns,
-                  responses=dict(raw.get("responses") or {}), action=raw.get("action"))
+                  responses=dict(raw.get("responses") or {}), action=raw.get("action"),
+                  min_confidence=float(raw.get("min_confidence") or 0.0))
 
 
 def load_intents(directory: Path = INTENTS_DIR) -> list[Intent]:

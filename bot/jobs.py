@@ -1,4 +1,5 @@
-"""Background jobs. `reply_to_user` answers every turn of one user that awaits a reply, oldest first.
+"""Background jobs. `reply_to_user` answers every turn of one user that awaits a reply, oldest first;
+`send_reminders` sends the event reminders that are due (scheduled by `bot.clock`).
 
 Per-user order across any number of workers: the job holds the user's lock while it drains the user's
 pending turns. A job that finds the lock taken simply ends, because the holder checks for new turns once
@@ -12,6 +13,7 @@ from sqlalchemy import select, update
 
 from bot.db import db
 from bot.pipeline import answer_turn, pending_turns
+from bot.reminders import send_due_reminders
 from bot.runtime import runtime
 from models import Message
 from models.base import utcnow
@@ -40,6 +42,16 @@ def reply_to_user(user_id: int) -> int:
         with db.session_scope() as session:
             if not pending_turns(session, user_id):
                 return answered
+
+
+def send_reminders() -> dict[str, int]:
+    """Sends every event reminder that is due; overlapping runs are safe (each reminder is claimed once).
+
+    Returns:
+        {"sent": n, "skipped": n, "failed": n} for this run.
+    """
+    with db.session_scope() as session:
+        return send_due_reminders(session, runtime()).as_dict()
 
 
 def _drain(user_id: int, lock) -> int:

@@ -127,7 +127,9 @@ class Knowledge:
         similarity, coverage = self.matcher.evidence(text, best.key)
         gates = self.gates
         known = coverage >= gates.min_coverage
-        if best.score >= self.high and similarity >= gates.answer_similarity and known:
+        # An intent that starts a transaction (booking, cancelling) may ask for more certainty than the default.
+        high = max(self.high, self.intents[best.key].min_confidence) if best.kind == "intent" else self.high
+        if best.score >= high and similarity >= gates.answer_similarity and known:
             route = best.kind
         elif best.score >= self.low and similarity >= gates.clarify_similarity and known:
             route = "clarify"

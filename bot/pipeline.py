@@ -40,7 +40,7 @@ def answer_turn(session: Session, rt: Runtime, inbound: Message, lock: UserLock)
         lock.renew()
         if part.status == "submitting":
             _mark_failed(session, part, None, "interrupted while submitting; not resent to avoid a duplicate")
-        elif part.status == "pending" and not _deliver(session, rt, part, phone):
+        elif part.status == "pending" and not deliver(session, rt, part, phone):
             _fail_rest(session, parts, part)
             break
     session.execute(update(Message).where(Message.id == inbound.id)
@@ -49,8 +49,8 @@ def answer_turn(session: Session, rt: Runtime, inbound: Message, lock: UserLock)
 
 
 def _context(session: Session, rt: Runtime, inbound: Message) -> router.TurnContext:
-    attachments = list(session.scalars(select(MessageAttachment)
-                                       .where(MessageAttachment.message_id == inbound.id)))
+    attachments = [] if inbound.message_type == "text" else list(  # intake stores none for a plain text
+        session.scalars(select(MessageAttachment).where(MessageAttachment.message_id == inbound.id)))
     user = session.get(User, inbound.user_id)
     return router.TurnContext(session=session, message=inbound, attachments=attachments, user=user,
                               conversation=session.get(Conversation, inbound.conversation_id),
@@ -114,8 +114,20 @@ def _claim(session: Session, part: Message) -> bool:
     return claimed == 1
 
 
-def _deliver(session: Session, rt: Runtime, part: Message, phone: str) -> bool:
-    """Sends one part with bounded backoff on transient errors; returns False when it failed for good."""
+def deliver(session: Session, rt: Runtime, part: Message, phone: str) -> bool:
+    """Sends one stored outbound part with bounded backoff on transient errors.
+
+    Replies and bot-initiated messages (reminders) share it, so both get the same claim, retries,
+    permanent-error handling and status callbacks.
+
+    Args:
+        session: the caller's session; each step commits.
+        rt: the runtime (sender and retry settings).
+        part: a stored outbound message; only a `pending` one is sent.
+        phone: the recipient in E.164.
+    Returns:
+        False when it failed for good (the row holds the error code), else True.
+    """
     if not _claim(session, part):
         return True
     outbound = outbound_for(part, phone)
@@ -155,8 +167,9 @@ def _mark_submitted(session: Session, part: Message, sid: str, provider_status: 
     session.commit()
     status.apply_early_callbacks(session, sid)
     session.commit()
-    session.expire(part)  # the row, not this object, says where the part stands now
+    # logged before expiring: reading the attributes of an expired part would cost a SELECT
     log.info("sent message_id=%s message_sid=%s part=%d/%d", part.id, sid, part.part_index + 1, part.part_count)
+    session.expire(part)  # the row, not this object, says where the part stands now
 
 
 def _mark_failed(session: Session, part: Message, code: int | None, error: str) -> None:
@@ -164,8 +177,8 @@ def _mark_failed(session: Session, part: Message, code: int | None, error: str) 
                     .values(status="failed", status_rank=STATUS_RANK["failed"], error_code=code,
                             error_message=error[:1000], updated_at=utcnow()))
     session.commit()
-    session.expire(part)
     log.error("send failed message_id=%s code=%s error=%s", part.id, code, error)
+    session.expire(part)
 
 
 def _fail_rest(session: Session, parts: list[Message], failed: Message) -> None:

@@ -1,4 +1,5 @@
-"""Where reply jobs go: RQ on Redis, or a background thread in the embedded mode.
+"""Where reply jobs go: RQ on Redis, or a background thread in the embedded mode (which also has a clock
+thread for the periodic reminder sweep that `bot.clock` schedules on RQ).
 
 Jobs receive ids, never ORM objects, and are serialised as JSON. The job itself finds every turn of the user
 that still awaits an answer, so the database, not the queue, is the record of pending work.
@@ -70,3 +71,37 @@ class ThreadTaskQueue:
     def join(self) -> None:
         """Waits until every queued job has run (used by tests and the chat's local mode)."""
         self._jobs.join()
+
+
+class ThreadClock:
+    """The embedded mode's clock: a daemon thread that runs the reminder sweep every `interval` seconds.
+
+    It waits one interval before the first sweep, so a short command (`flask db upgrade`) never sweeps. Every
+    web process running one is safe: each reminder is claimed in the database before it is sent.
+    """
+
+    def __init__(self, app: Flask, interval: float) -> None:
+        self.app = app
+        self.interval = interval
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "ThreadClock":
+        self._thread = threading.Thread(target=self._run, name="embedded-clock", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ends the loop after the sweep under way, if any (tests; a daemon thread needs no stop otherwise)."""
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        from bot.jobs import send_reminders
+        while not self._stopped.wait(self.interval):
+            try:
+                with self.app.app_context():
+                    send_reminders()
+            except Exception:  # noqa: BLE001 - a failed sweep must not stop the clock; the next one retries
+                log.exception("embedded reminder sweep failed")

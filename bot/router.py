@@ -10,6 +10,7 @@ FAQ key and the confidence; the fallback always answers, so a turn is never left
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
@@ -45,7 +46,24 @@ class TurnContext:
 
     @cached_property
     def decision(self) -> Decision:
-        return self.knowledge.decide(self.text, role=self.user.role, llm_available=self.assistant.llm is not None)
+        return self.knowledge.decide(without_greeting(self.text), role=self.user.role,
+                                     llm_available=self.assistant.llm is not None)
+
+
+# "السلام عليكم، متى يبدأ الحفل؟" / "Hi, when does it start?": the greeting is politeness, the question is the
+# message. A greeting alone still goes to the greeting intent.
+_GREETING = (r"((as+)?salam+u?( ?[3a]l[ae]i?kum)?|hi+|hello+|hey+|good (morning|evening|afternoon)|marhaba|ahlan|"
+             r"السلام عليكم( ورحمة الله| ورحمه الله)?( وبركاته)?|سلام عليكم|مرحبا|مرحبتين|اهلا|أهلا|هلا|صباح الخير|"
+             r"مساء الخير)(\s+(there|all|يا اخي|يا أخي|يا جماعة))?")
+_ONLY_GREETING = re.compile(rf"^\s*{_GREETING}[\s,،.!؟?]*$", re.IGNORECASE)
+_GREETING_OPENER = re.compile(rf"^\s*{_GREETING}[\s,،.!؟?:-]+(?=\S)", re.IGNORECASE)
+
+
+def without_greeting(text: str) -> str:
+    """The text after an opening greeting, when something follows it; else the text as it is."""
+    if _ONLY_GREETING.match(text):
+        return text
+    return _GREETING_OPENER.sub("", text, count=1) or text
 
 
 @dataclass(frozen=True)
@@ -76,7 +94,8 @@ def default_handlers() -> list[Handler]:
     from bot.handlers import dialog, journeys, llm, media, understanding
     return [media.MediaHandler(), media.LocationHandler(), media.EmptyHandler(), journeys.MenuHandler(),
             journeys.JourneyDialogHandler(), dialog.PendingDialogHandler(), understanding.IntentHandler(),
-            understanding.FAQHandler(), understanding.ClarifyHandler(), llm.LLMHandler(), llm.FallbackHandler()]
+            understanding.FAQHandler(), journeys.NamedEventHandler(), understanding.ClarifyHandler(),
+            llm.LLMHandler(), llm.FallbackHandler()]
 
 
 def route(ctx: TurnContext, handlers: list[Handler] | None = None) -> Reply:

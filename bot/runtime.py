@@ -14,7 +14,7 @@ from bot.channels import Sender, make_sender
 from bot.knowledge import KnowledgeCache
 from bot.llm import LanguageModel, make_llm
 from bot.locks import LocalLocks, RedisLocks
-from bot.queue import RQTaskQueue, TaskQueue, ThreadTaskQueue
+from bot.queue import RQTaskQueue, TaskQueue, ThreadClock, ThreadTaskQueue
 from bot.settings import Settings
 
 
@@ -28,6 +28,7 @@ class Runtime:
     redis: redis.Redis | None
     knowledge: KnowledgeCache
     assistant: Assistant
+    clock: ThreadClock | None = None  # embedded mode only: the reminder sweep's thread
 
     def init_app(self, app: Flask) -> None:
         app.extensions["runtime"] = self
@@ -43,7 +44,15 @@ def build_runtime(app: Flask, settings: Settings) -> Runtime:
     llm = make_llm(settings)
     return Runtime(settings=settings, sender=make_sender(settings), llm=llm, queue=queue, locks=locks,
                    redis=client, knowledge=KnowledgeCache(settings.match_high, settings.match_low),
-                   assistant=Assistant(llm, settings))
+                   assistant=Assistant(llm, settings), clock=_embedded_clock(app, settings))
+
+
+def _embedded_clock(app: Flask, settings: Settings) -> ThreadClock | None:
+    """With Redis, `python -m bot.clock` schedules the sweep; without, a thread of this process runs it
+    (REMINDER_CHECK_SECONDS=0 turns it off)."""
+    if settings.redis_url or settings.reminder_check_seconds <= 0:
+        return None
+    return ThreadClock(app, settings.reminder_check_seconds).start()
 
 
 def runtime() -> Runtime:

@@ -45,7 +45,7 @@ WEBHOOK_STEPS = [
     ("  of which to_e164 (phonenumbers)", "bot/channels/twilio.py", "to_e164"),
     ("store_inbound (all SQL + commit)", "bot/intake.py", "store_inbound"),
     ("  _upsert_user", "bot/intake.py", "_upsert_user"),
-    ("  _active_conversation", "bot/intake.py", "_active_conversation"),
+    ("  active_conversation", "bot/intake.py", "active_conversation"),
     ("  insert_for (dialect lookup)", "bot/sql.py", "insert_for"),
     ("  Session.commit", "sqlalchemy/orm/session.py", "commit"),
     ("  pool checkout (+ pre-ping SELECT 1 if configured)", "sqlalchemy/pool/base.py", "_checkout"),

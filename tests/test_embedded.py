@@ -24,7 +24,9 @@ BASE = "http://localhost"  # no PUBLIC_BASE_URL: the signed URL is the request U
 def embedded(tmp_path):
     url = f"sqlite:///{tmp_path}/bot.sqlite3"
     upgrade(url)
-    app = create_app(Settings(env="development", database_url=url, outbox_path=str(tmp_path / "outbox.jsonl")))
+    # No reminder clock thread: it would outlive the test and sweep whichever database `db` points at next.
+    app = create_app(Settings(env="development", database_url=url, outbox_path=str(tmp_path / "outbox.jsonl"),
+                              reminder_check_seconds=0))
     app.config["TESTING"] = True
     yield app
     app.extensions["runtime"].queue.join()
@@ -82,7 +84,9 @@ def test_arabic_turn_gets_arabic_first(embedded):
     wait(embedded)
     [line] = outbox(embedded)
     assert line["to"] == "whatsapp:+967733221100"
-    assert line["body"] == catalog.say_both("fallback", "ar")
+    # "When does the family day in Crater start?": whichever responder takes it, it answers in Arabic
+    assert catalog.detect_language(line["body"].splitlines()[0]) == "ar"
+    assert line["body"] != catalog.say_both("fallback", "en")
 
 
 def test_wrong_signature_is_403_in_embedded_mode_too(embedded):

@@ -67,7 +67,7 @@ def test_without_api_key_the_bilingual_fallback_answers(make_app, session, twili
 
 def test_arabic_text_gets_arabic_first(make_app, twilio):
     app = make_app(openai_api_key=None)
-    send(app.test_client(), "+967712000104", "مرحبا، متى الحفلة؟")
+    send(app.test_client(), "+967712000104", "مرحبا، من فاز بالمباراة امس؟")
     run_jobs(app)
     body = twilio.sent_to("+967712000104")[0]["body"]
     assert body.index("القائمة") < body.index("menu")

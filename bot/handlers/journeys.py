@@ -32,6 +32,7 @@ LOCATION_WORDS = frozenset(normalize(w) for w in ("location", "map", "where", "p
                                                   "الموقع", "موقع", "الخريطه", "وين", "فين", "العنوان", "اللوكيشن"))
 CANCEL_WORDS = frozenset(normalize(w) for w in ("cancel", "cancel it", "cancel ticket", "الغاء", "الغي", "الغيها",
                                                 "كنسل"))
+BOOKING_STEMS = ("book", "regist", "reserv", "احجز", "سجل", "نحجز", "ابي احجز", "حجز")
 BACK_WORDS = frozenset(normalize(w) for w in ("back", "list", "رجوع", "ارجع", "القائمه السابقه"))
 SEAT_NOUNS = ("seat", "seats", "ticket", "tickets", "place", "places", "person", "people", "persons",
               "مقعد", "مقاعد", "تذكره", "تذاكر", "كرسي", "كراسي", "شخص", "اشخاص", "نفر", "انفار")
@@ -58,13 +59,24 @@ def parse_seats(text: str) -> int | None:
     for i, word in enumerate(words):
         if word in DUALS:
             return 2
-        following = words[i + 1] if i + 1 < len(words) else ""
-        if following and any(following.startswith(noun) or following.endswith(noun) for noun in SEAT_NOUNS):
-            if word.isdigit():
-                return int(word)
-            if word in NUMBER_WORDS:
-                return NUMBER_WORDS[word]
+        count = int(word) if word.isdigit() else NUMBER_WORDS.get(word)
+        if count is None:
+            continue
+        # "2 tickets", "ثلاث مقاعد" — and Arabic's noun first: "مقعد واحد", "تذكرة وحدة"
+        neighbours = words[i + 1:i + 2] + words[max(i - 1, 0):i]
+        if any(_is_seat_noun(w) for w in neighbours):
+            return count
     return None
+
+
+def _is_seat_noun(word: str) -> bool:
+    return any(word.startswith(noun) or word.endswith(noun) for noun in SEAT_NOUNS)
+
+
+def is_booking(text: str) -> bool:
+    """A sentence that asks to book ("book 2 seats", "احجز مقعدين"), not just to see an event."""
+    words = normalize(text).split()
+    return parse_seats(text) is not None or any(w in REGISTER_WORDS or w.startswith(BOOKING_STEMS) for w in words)
 
 
 # --- The menu ------------------------------------------------------------------------------------------
@@ -123,16 +135,29 @@ def show_events(ctx: TurnContext, offset: int = 0, route: str = "dialog", confid
                 route=route, confidence=confidence)
 
 
+def show_named_or_upcoming(ctx: TurnContext, confidence: float) -> Reply:
+    """"When does the family day start?" names one event: its details; otherwise the list."""
+    named = events.find_events(ctx.session, ctx.text)
+    if len(named) == 1:
+        return replace(show_event(ctx, named[0]), route="intent", confidence=confidence)
+    return show_events(ctx, 0, "intent", confidence)
+
+
 def _events_choice(ctx: TurnContext, state: dict) -> Reply | None:
     words = normalize(ctx.text)
     if words in MORE_WORDS:
-        return show_events(ctx, state["offset"] + len(state["ids"]))
+        following = state["offset"] + len(state["ids"])
+        if following >= events.count_upcoming(ctx.session):  # the list shown stays answerable
+            return step(ctx, say(ctx, "events_no_more"), "events_no_more", _without_time(state))
+        return show_events(ctx, following)
     number = option_number(ctx.text, len(state["ids"]))
     if number is not None:
         event = ctx.session.get(Event, state["ids"][number - 1])
         return show_event(ctx, event, state["offset"]) if event else None
     named = events.find_events(ctx.session, ctx.text)
     if len(named) == 1:
+        if is_booking(ctx.text):
+            return ask_seats_or_confirm(ctx, named[0], parse_seats(ctx.text), "text")
         return show_event(ctx, named[0], state["offset"])
     return None
 
@@ -149,7 +174,10 @@ def _event_choice(ctx: TurnContext, state: dict) -> Reply | None:
     words = normalize(ctx.text)
     number = option_number(ctx.text, 3)
     if number == 1 or words in REGISTER_WORDS:
-        return ask_seats_or_confirm(ctx, event, parse_seats(ctx.text), "menu")
+        return ask_seats_or_confirm(ctx, event, None, "menu")
+    if is_booking(ctx.text):  # "book 2 seats" books the event shown, unless the text names another one
+        named = events.find_events(ctx.session, ctx.text)
+        return ask_seats_or_confirm(ctx, named[0] if len(named) == 1 else event, parse_seats(ctx.text), "text")
     if number == 2 or words in LOCATION_WORDS:
         return send_location(ctx, event, {"kind": "event", "event_id": event.id, "offset": state.get("offset", 0)})
     if number == 3 or words in BACK_WORDS:
@@ -170,7 +198,7 @@ def ask_seats_or_confirm(ctx: TurnContext, event: Event, seats: int | None, sour
     if seats is None and ctx.settings.max_seats_per_ticket == 1:
         seats = 1
     if seats is None:
-        blocked = _refusal(ctx, event, 1)
+        blocked = _refusal(ctx, event, 1, source)
         if blocked is not None:
             return blocked
         most = min(ctx.settings.max_seats_per_ticket, event.seats_left)
@@ -190,7 +218,7 @@ def _seats_answer(ctx: TurnContext, state: dict) -> Reply | None:
     return confirm_registration_reply(ctx, event, seats, state.get("source", "menu"))
 
 
-def _refusal(ctx: TurnContext, event: Event, seats: int) -> Reply | None:
+def _refusal(ctx: TurnContext, event: Event, seats: int, source: str = "menu") -> Reply | None:
     """Why `seats` of `event` cannot be booked now (the same checks `events.register` makes), or None."""
     title = event.title(ctx.language)
     existing = events.active_ticket(ctx.session, ctx.user.id, event.id)
@@ -203,17 +231,17 @@ def _refusal(ctx: TurnContext, event: Event, seats: int) -> Reply | None:
         return step(ctx, say(ctx, "register_full", title=title), "register_full")
     if not 1 <= seats <= ctx.settings.max_seats_per_ticket:
         return step(ctx, say(ctx, "register_too_many", max=_number(ctx, ctx.settings.max_seats_per_ticket)), "register_too_many",
-                    {"kind": "seats", "event_id": event.id, "source": "menu"})
+                    {"kind": "seats", "event_id": event.id, "source": source})
     if seats > event.seats_left:
         return step(ctx, say(ctx, "register_not_enough", title=title, left=_seats(ctx, event.seats_left)),
-                    "register_not_enough", {"kind": "seats", "event_id": event.id, "source": "menu"})
+                    "register_not_enough", {"kind": "seats", "event_id": event.id, "source": source})
     return None
 
 
 def confirm_registration_reply(ctx: TurnContext, event: Event, seats: int, source: str = "llm") -> Reply:
     """The confirmation question for booking `seats` of `event` (nothing is written until the user says yes),
     or the reason it cannot be booked. Menus, free text and the LLM's `register` tool all end here."""
-    blocked = _refusal(ctx, event, seats)
+    blocked = _refusal(ctx, event, seats, source)
     if blocked is not None:
         return blocked
     text = say(ctx, "confirm_register", title=event.title(ctx.language),
@@ -234,7 +262,7 @@ def _confirm_register_answer(ctx: TurnContext, state: dict) -> Reply | None:
     booking = events.register(ctx.session, ctx.user.id, event.id, state["seats"], ctx.settings.max_seats_per_ticket,
                               source=state.get("source", "menu"))
     if booking.status != "created":
-        return _refusal(ctx, event, state["seats"]) or step(ctx, say(ctx, "register_closed", title=event.title(ctx.language)),
+        return _refusal(ctx, event, state["seats"], state.get("source", "menu")) or step(ctx, say(ctx, "register_closed", title=event.title(ctx.language)),
                                                              "register_closed")
     ticket = booking.registration
     payment = (say(ctx, "registered_payment", total=event_views.total_price(event, ticket.seats, ctx.language))
@@ -249,7 +277,11 @@ def _unclear(ctx: TurnContext, state: dict) -> Reply | None:
     """A short reply that is neither yes nor no gets the question again; a longer one is a new question."""
     if len(normalize(ctx.text).split()) > 3:
         return None
-    return step(ctx, say(ctx, "confirm_unclear"), "confirm_unclear", {k: v for k, v in state.items() if k != "at"})
+    return step(ctx, say(ctx, "confirm_unclear"), "confirm_unclear", _without_time(state))
+
+
+def _without_time(state: dict) -> dict:
+    return {k: v for k, v in state.items() if k != "at"}
 
 
 # --- Tickets -----------------------------------------------------------------------------------------
@@ -354,9 +386,14 @@ def start_cancel(ctx: TurnContext, confidence: float) -> Reply:
     tickets = events.tickets_of(ctx.session, ctx.user.id)
     if not tickets:
         return step(ctx, say(ctx, "tickets_none"), "tickets_none", route="intent", confidence=confidence)
-    named_ids = {e.id for e in events.find_events(ctx.session, ctx.text)}
+    named = events.find_events(ctx.session, ctx.text)
+    named_ids = {e.id for e in named}
     chosen = [(t, e) for t, e in tickets if e.id in named_ids]
-    if len(chosen) == 1 or len(tickets) == 1:
+    if named and not chosen:
+        return step(ctx, say(ctx, "no_ticket_for_event", title=named[0].title(ctx.language)), "no_ticket_for_event",
+                    route="intent", confidence=confidence)
+    # the only ticket is offered only when the text names no other event
+    if len(chosen) == 1 or (len(tickets) == 1 and not named_ids):
         ticket, event = chosen[0] if len(chosen) == 1 else tickets[0]
         return replace(confirm_cancel_reply(ctx, ticket, event), route="intent", confidence=confidence)
     lines = "\n".join(event_views.ticket_line(i, t, e, ctx.language) for i, (t, e) in enumerate(tickets, start=1))
@@ -398,7 +435,23 @@ class MenuHandler:
         return help_intent is not None and help_intent.matches_pattern(normalize(ctx.text))
 
     def handle(self, ctx: TurnContext) -> Reply:
-        return show_menu(ctx, route="intent", confidence=1.0)
+        return replace(show_menu(ctx, route="intent", confidence=1.0), route_key="help")
+
+
+class NamedEventHandler:
+    """"ابغى تذكرتين لجولة التصوير": a booking or cancelling request the matcher is unsure of, but which names
+    exactly one event, starts that journey instead of a "did you mean" — its own confirm step guards it."""
+
+    JOURNEYS = {"register_event": start_registration, "cancel_ticket": start_cancel}
+
+    def match(self, ctx: TurnContext) -> bool:
+        decision = ctx.decision
+        return (decision.route == "clarify" and decision.key in self.JOURNEYS
+                and len(events.find_events(ctx.session, ctx.text)) == 1)
+
+    def handle(self, ctx: TurnContext) -> Reply:
+        decision = ctx.decision
+        return replace(self.JOURNEYS[decision.key](ctx, decision.confidence), route_key=decision.key)
 
 
 class JourneyDialogHandler:
