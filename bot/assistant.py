@@ -148,7 +148,7 @@ class Assistant:
         hit = self._cached(session, key) if key else None
         if hit is not None:
             return self._log(session, inbound, prompt.version, prompt.messages, hit.response, hit.model,
-                             cache_hit=True)
+                             cache_hit=True, rounds=0)
         rounds = Rounds(messages=list(prompt.messages))
         failure = self._converse(rounds, tools, used, inbound.id)
         if failure is not None:
