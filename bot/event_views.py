@@ -27,8 +27,13 @@ def seats_note(event: Event, language: str) -> str:
                        capacity=localize.number(event.capacity, language))
 
 
+def address(event: Event, language: str) -> str:
+    """The street address (one field, often in Latin script): isolated inside Arabic text."""
+    return localize.isolate(event.address, language, ltr=False) if event.address else ""
+
+
 def venue_line(event: Event, language: str) -> str:
-    parts = [p for p in (event.venue(language), event.address) if p]
+    parts = [p for p in (event.venue(language), address(event, language)) if p]
     return "، ".join(parts) if language == "ar" else ", ".join(parts)
 
 
@@ -53,9 +58,9 @@ def event_details(event: Event, language: str) -> str:
 def location_pin(event: Event, language: str) -> tuple[str, dict]:
     """The text and send options of a WhatsApp location message (Twilio's PersistentAction `geo:` pin)."""
     label = (event.venue(language) or event.title(language)).replace("|", " ")
-    address = event.address or ""
+    street = address(event, language)
     body = catalog.say("location_pin", language, venue=event.venue(language) or event.title(language),
-                       title=event.title(language), address=f"\n{address}" if address else "",
+                       title=event.title(language), address=f"\n{street}" if street else "",
                        map=map_suffix(event, language))
     action = f"geo:{event.latitude:.6f},{event.longitude:.6f}|{label}"
     return body, {"persistent_action": [action]}
