@@ -53,7 +53,7 @@ class MatcherConfig:
     word_ngrams: tuple[int, int] = (1, 2)
     svm_c: float = 1.0
     # Softmax temperatures, fitted by 5-fold cross-validation on the training examples (fit_temperature).
-    svm_temperature: float = 0.15
+    svm_temperature: float = 0.2
     centroid_temperature: float = 0.03
     # Dense OvR weights cost 4 bytes × classes × features (160 MB at the default); above this budget the
     # matcher uses nearest centroid instead (fast to fit and query, but much less accurate: see the docs).
@@ -203,6 +203,14 @@ class _View:
                                np.float32(w)) for v, offset, w in zip(vectorizers, offsets, self.channel_weights))
             lookup = self._fast = (sorted_rows, bounds, direct, analyzers, int(offsets[-1]))
         return lookup
+
+    def _row_norms(self) -> np.ndarray:
+        """L2 norm of each example row in the order of ``_lookup``'s rows (built on first use)."""
+        norms = self.__dict__.get("_norms")
+        if norms is None:
+            rows = self._lookup()[0]
+            norms = self._norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel()).astype(np.float32)
+        return norms
 
     def query(self, prepared: str) -> tuple[np.ndarray, np.ndarray]:
         """The text's L2-normalised TF-IDF row as (columns, values), equal to ``transform([prepared])`` up to
@@ -428,7 +436,13 @@ class Matcher:
                     row_starts = examples.indptr[first:last] - start
                     nonempty = examples.indptr[first + 1:last + 1] > examples.indptr[first:last]
                     if nonempty.any():
-                        similarity = float(np.add.reduceat(products, row_starts[nonempty]).max())
+                        dots = np.add.reduceat(products, row_starts[nonempty])
+                        if view._additive():
+                            # Rows with concepts are longer than 1 (the concept channel is added on top):
+                            # divide by both norms so the similarity stays a cosine in [0, 1].
+                            norms = view._row_norms()[first:last][nonempty]
+                            dots = dots / (norms * np.sqrt(np.dot(values, values)))
+                        similarity = float(dots.max())
             weights, known = [], 0.0
             for w in words:
                 weight = view.word_idf.get(w)

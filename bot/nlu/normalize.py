@@ -299,9 +299,14 @@ _CONCEPT_WORDS: dict[str, str] | None = None
 _CONCEPT_STEMS: dict[str, str] = {}
 _CONCEPT_PHRASES: dict[tuple[str, ...], str] = {}
 _CONCEPT_DELETES: dict[str, str] = {}
-FUZZY_MIN_LENGTH = 5
+FUZZY_MIN_LENGTH = {"latin": 5, "arabic": 6}
 """Words this long are also looked up with one typo after the first letter (a letter deleted, added,
-changed, or two swapped)."""
+changed, or two swapped). Arabic needs longer words: its roots put many real words one letter apart
+(عاصمه "capital" / عاصفه "storm")."""
+
+
+def _fuzzy_min(word: str) -> int:
+    return FUZZY_MIN_LENGTH["arabic" if word and _is_arabic_letter(word[0]) else "latin"]
 
 
 def _deletes(word: str) -> set[str]:
@@ -322,7 +327,7 @@ def _concept_tables() -> dict[str, str]:
         # (or one is a deletion of the other). Ambiguous deletions (two concepts) are dropped.
         deletes: dict[str, str | None] = {}
         for word, concept in words.items():
-            if len(word) >= FUZZY_MIN_LENGTH - 1:
+            if len(word) >= _fuzzy_min(word) - 1:
                 for variant in _deletes(word) | {word}:
                     deletes[variant] = concept if deletes.get(variant, concept) == concept else None
         _CONCEPT_STEMS, _CONCEPT_PHRASES = stems, phrases
@@ -337,7 +342,7 @@ def word_concept(token: str) -> str | None:
     concept = words.get(token)
     if concept is None and len(token) >= 3:
         concept = next((_CONCEPT_STEMS[s] for s in light_stems(token) if s in _CONCEPT_STEMS), None)
-    if concept is None and len(token) >= FUZZY_MIN_LENGTH and not token.isdigit():
+    if concept is None and len(token) >= _fuzzy_min(token) and not token.isdigit():
         # A typo: the token (or a deletion of it) is a lexicon word or one of its deletions.
         concept = next((_CONCEPT_DELETES[v] for v in (token, *sorted(_deletes(token)))
                         if v in _CONCEPT_DELETES), None)
