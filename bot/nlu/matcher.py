@@ -75,6 +75,8 @@ class MatcherConfig:
     context_weight: float = 0.3
     context_split: bool = True
     context_coverage: bool = False
+    # Supervised term weighting: each feature's IDF × (1 + this × (1 − H(class | feature) / log K)). 0 = off.
+    supervised_weight: float = 0.0
 
 
 def stem_text(text: str) -> str:
@@ -130,8 +132,11 @@ class _View:
             # No text mentions a lexicon concept: the channel would have an empty vocabulary.
             self.vectorizers, self.channel_weights = self.vectorizers[:-1], self.channel_weights[:-1]
             self.no_concepts = True
-        x = self._stack([v.fit_transform(texts) for v in self.vectorizers])
         context = np.zeros(len(texts), dtype=bool) if context is None else context
+        parts = [v.fit_transform(texts) for v in self.vectorizers]
+        if self.config.supervised_weight:
+            parts = self._supervised(texts, parts, labels[~context], ~context, n_classes)
+        x = self._stack(parts)
         full_x, full_labels = x, labels
         # Kept for absolute evidence (see Matcher.evidence): the softmax only says which entry is likeliest,
         # not whether the text resembles any example at all. Context texts are not examples.
@@ -184,7 +189,7 @@ class _View:
 
     def __getstate__(self) -> dict:
         # The per-query lookups hold analyzer closures; they are rebuilt on first use after unpickling.
-        return {k: v for k, v in self.__dict__.items() if k != "_fast"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_fast", "_last_query")}
 
     def _lookup(self) -> tuple:
         """Fitted analyzers, vocabularies and IDF (to build a query vector without sklearn's per-call
@@ -204,6 +209,26 @@ class _View:
             lookup = self._fast = (sorted_rows, bounds, direct, analyzers, int(offsets[-1]))
         return lookup
 
+    def _supervised(self, texts, parts, labels, rows, n_classes):
+        """Scale each vectorizer's IDF by how concentrated a feature is in few classes (smoothed entropy)."""
+        beta, k = 1.0, max(n_classes, 2)
+        onehot = csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(n_classes, len(labels)))
+        out = []
+        for v, part in zip(self.vectorizers, parts):
+            b = part[rows].copy()
+            b.data[:] = 1.0
+            counts = (onehot @ b).tocsc()
+            totals = np.asarray(counts.sum(axis=0)).ravel()
+            cols = np.repeat(np.arange(counts.shape[1]), np.diff(counts.indptr))
+            p = (counts.data + beta) / (totals[cols] + beta * k)
+            entropy = np.bincount(cols, weights=-p * np.log(p), minlength=counts.shape[1])
+            p0 = beta / (totals + beta * k)
+            entropy += (k - np.diff(counts.indptr)) * (-p0 * np.log(p0))
+            w = np.clip(1.0 - entropy / np.log(k), 0.0, 1.0)
+            v.idf_ = (v.idf_ * (1.0 + self.config.supervised_weight * w)).astype(v.idf_.dtype)
+            out.append(v.transform(texts))
+        return out
+
     def _row_norms(self) -> np.ndarray:
         """L2 norm of each example row in the order of ``_lookup``'s rows (built on first use)."""
         norms = self.__dict__.get("_norms")
@@ -215,6 +240,16 @@ class _View:
     def query(self, prepared: str) -> tuple[np.ndarray, np.ndarray]:
         """The text's L2-normalised TF-IDF row as (columns, values), equal to ``transform([prepared])`` up to
         float32 rounding (columns of the two vectorizers are disjoint; order is not sorted)."""
+        last = self.__dict__.get("_last_query")
+        if last is not None and last[0] == prepared:
+            # rank and then evidence ask for the same text's row: one memo (one tuple, so a thread that
+            # reads it sees a text and its own row) saves building it twice.
+            return last[1]
+        result = self._query(prepared)
+        self._last_query = (prepared, result)
+        return result
+
+    def _query(self, prepared: str) -> tuple[np.ndarray, np.ndarray]:
         _, _, direct, analyzers, n_features = self._lookup()
         if not direct:
             row = self.transform([prepared])

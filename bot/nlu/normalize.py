@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Harakat (fathatan .. sukun, the extended marks up to U+065F) and the superscript alef U+0670: users
 # almost never type them, so they only split otherwise identical words.
@@ -336,6 +337,7 @@ def _concept_tables() -> dict[str, str]:
     return _CONCEPT_WORDS
 
 
+@lru_cache(maxsize=65536)
 def word_concept(token: str) -> str | None:
     """The lexicon concept of one prepared token, as spelled or by a light stem (None if it has none)."""
     words = _concept_tables()
