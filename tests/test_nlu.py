@@ -313,3 +313,13 @@ def test_context_texts_are_weak_examples_only():
     # Context is not an example: coverage and similarity look at the questions only.
     similarity, coverage = m.evidence("local snacks", "food")
     assert coverage == 0.0 and similarity < 0.1
+
+
+def test_arabizi_function_words_do_not_count_against_coverage():
+    entries = [Entry("parking", "faq", ("is there parking", "where can i park my car", "وين اوقف سيارتي")),
+               Entry("price", "faq", ("ticket price", "كم سعر التذكرة"))]
+    m = Matcher().fit(entries)
+    assert m.rank("wain el parking", k=1)[0][0] == "parking"
+    # wain and el say how the text is written; parking is the only content word, and it is known.
+    assert m.evidence("wain el parking", "parking")[1] == pytest.approx(1.0)
+    assert m.evidence("wain el mat7af el watani", "parking")[1] < 0.5  # unknown content words still count

@@ -142,8 +142,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "free": ("free", "for free", "no charge", "مجاني", "مجانا", "ببلاش", "مجانيه"),
     # Question words that name a topic (place, time) are shared across languages; "what"/"how" are not,
     # they occur in every kind of question.
-    "where": ("where", "وين"),
-    "when": ("when", "what time", "متي"),
+    "where": ("where", "وين", "wain", "wein", "ween", "fein", "feen", "wen"),
+    "when": ("when", "what time", "متي", "mata", "emta", "imta", "amta"),
 }
 
 

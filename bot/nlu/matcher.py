@@ -32,7 +32,7 @@ from sklearn.preprocessing import normalize as l2_normalize
 from sklearn.svm import LinearSVC
 
 from .entries import Entry
-from .normalize import (arabic_skeleton, arabizi_skeleton, canonical_dialect, concept_text, is_arabizi,
+from .normalize import (ARABIZI_WORDS, arabic_skeleton, arabizi_skeleton, canonical_dialect, concept_text, is_arabizi,
                         light_stem, light_stems, normalize, word_concept)
 
 SEED = 0
@@ -449,13 +449,19 @@ class Matcher:
         if index is None:
             return 0.0, 0.0
         views = [(self._main, prepare(text))]
-        if self._skeleton is not None and is_arabizi(text):
+        arabizi = is_arabizi(text)
+        if self._skeleton is not None and arabizi:
             views.append((self._skeleton, arabizi_skeleton(text)))
         best = (0.0, 0.0)
         for view, prepared in views:
             words = prepared.split()
             if not words:
                 continue
+            if arabizi and view is self._main:
+                # Arabizi function words (wain, el, fi, mumkin, ab8a) are how the text is written, not what it
+                # is about, and no English example has them: they would count as unknown words of the
+                # highest weight. Coverage looks at the other words.
+                words = [w for w in words if w not in ARABIZI_WORDS] or words
             examples, bounds, _, _, n_features = view._lookup()
             first, last = (int(bounds[index]), int(bounds[index + 1])) if index + 1 < len(bounds) else (0, 0)
             similarity = 0.0
