@@ -32,8 +32,8 @@ from sklearn.preprocessing import normalize as l2_normalize
 from sklearn.svm import LinearSVC
 
 from .entries import Entry
-from .normalize import (ARABIZI_WORDS, arabic_skeleton, arabizi_skeleton, canonical_dialect, concept_text, is_arabizi,
-                        light_stem, light_stems, normalize, word_concept)
+from .normalize import (ARABIZI_WORDS, arabic_skeleton, arabizi_skeleton, canonical_dialect, concept_text,
+                        is_arabizi, light_stem, light_stems, normalize, word_concept)
 
 SEED = 0
 THRESHOLDS: tuple[float, float] = (0.6, 0.3)
@@ -172,7 +172,8 @@ class _View:
             if context.any():
                 weights = np.where(context, context_weight, 1.0)
             self.svm = LinearSVC(C=self.config.svm_c, class_weight=self.config.class_weight,
-                                 loss=self.config.svm_loss, random_state=SEED).fit(full_x, full_labels, sample_weight=weights)
+                                 loss=self.config.svm_loss, random_state=SEED)
+            self.svm.fit(full_x, full_labels, sample_weight=weights)
             # float32 halves the dense weight matrix (4 bytes × classes × features) at no accuracy cost. It is
             # stored features × classes (C order) so a query's few features are a gather of whole rows;
             # coef_ stays a (transposed) view of it for sklearn's decision_function.
