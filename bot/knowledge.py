@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 CHECK_SECONDS = 5.0
 MATCHER_CACHE = INSTANCE_DIR / "matcher-cache"
 MATCHER_SOURCES = tuple(Path(__file__).resolve().parent / "nlu" / name
-                        for name in ("matcher.py", "normalize.py", "entries.py"))
+                        for name in ("matcher.py", "normalize.py", "entries.py", "lexicon.py"))
 CACHE_KEEP = 8
 
 
@@ -98,7 +98,10 @@ class Knowledge:
         self.high, self.low = high, low
         self.gates = gates or Gates()
         entries = [Entry(key=i.name, kind="intent", examples=i.examples_en + i.examples_ar) for i in intents]
-        entries += [Entry(key=f.key, kind="faq", examples=f.questions_en + f.questions_ar + f.keywords) for f in faqs]
+        # The answers are weak evidence of what an entry is about (Matcher: context texts): a question can use
+        # a word that only the answer has ("قهوه" where the answer lists tea and coffee).
+        entries += [Entry(key=f.key, kind="faq", examples=f.questions_en + f.questions_ar + f.keywords,
+                          context=tuple(a for a in (f.answer_en, f.answer_ar) if a)) for f in faqs]
         started = time.perf_counter()
         self.matcher = trained_matcher(entries) if entries else None
         log.info("matcher ready intents=%d faqs=%d seconds=%.2f", len(intents), len(faqs),
@@ -144,7 +147,8 @@ def _fingerprint(entries: list[Entry]) -> str:
     digest = hashlib.sha256(sklearn.__version__.encode())
     for source in MATCHER_SOURCES:
         digest.update(source.read_bytes())
-    digest.update(json.dumps([(e.key, e.kind, list(e.examples)) for e in entries], ensure_ascii=False).encode())
+    digest.update(json.dumps([(e.key, e.kind, list(e.examples), list(e.context)) for e in entries],
+                             ensure_ascii=False).encode())
     return digest.hexdigest()[:32]
 
 

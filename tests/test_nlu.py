@@ -8,8 +8,9 @@ import pytest
 
 from bot.nlu.entries import Entry, load_faq_csv, split_phrasings
 from bot.nlu.matcher import THRESHOLDS, Matcher, MatcherConfig
-from bot.nlu.normalize import (arabic_skeleton, arabizi_skeleton, canonical_dialect, detect_language,
-                               is_arabizi, light_stem, light_stems, normalize, strip_arabic_prefix)
+from bot.nlu.matcher import prepare
+from bot.nlu.normalize import (arabic_skeleton, arabizi_skeleton, canonical_dialect, concepts, detect_language,
+                               is_arabizi, light_stem, light_stems, normalize, strip_arabic_prefix, word_concept)
 
 # --- normalize ---------------------------------------------------------------------------------------
 
@@ -75,6 +76,41 @@ def test_light_stem():
     assert light_stem("booking") == light_stem("booked") == "book"
     assert light_stem("is") == "is" and light_stem("bus") == "bus"
     assert light_stem("3pm") == "3pm" and light_stem("") == ""
+
+
+def test_light_stems_read_ta_marbuta_before_a_pronoun():
+    # تذكرة + ي is written تذكرتي: the ت is the ta marbuta, so the stem of تذكره (تذكر) is offered too.
+    assert light_stem(normalize("التذكرة")) in light_stems(normalize("تذكرتي"))
+    assert light_stem(normalize("سيارة")) in light_stems(normalize("لسيارتك"))
+    assert light_stems(normalize("الفعاليات")) == ("الفعالي", "فعالي")  # a plural ات is not a ta marbuta
+    assert light_stems("بيت") == ("بيت",)  # no suffix removed: the ت belongs to the word
+
+
+def test_concepts_join_synonyms_dialect_words_and_translations():
+    def c(text: str) -> list[str]:
+        return concepts(prepare(text))
+    # Dialect synonyms that share no letters with the MSA word.
+    assert c("اطفال") == c("عيالي") == c("جهالي") == c("kids") == ["child"]
+    assert c("فلوس") == c("زلط") == c("cash") == ["money"]
+    assert c("الكهرباء مقطوعة") == c("power outage") == ["electricity", "outage"]
+    # Broken plurals sit next to their singulars; multi-word forms are matched as one.
+    assert c("الكراسي") == c("كرسي") == ["wheelchair"]
+    assert c("كرسي متحرك") == c("wheelchair") == ["wheelchair"]
+    assert c("customer service please") == ["support"]
+    # Clitics and pronoun suffixes: by light stem.
+    assert c("بسيارتي") == c("the cars") == ["car"]
+    # Arabizi spellings.
+    assert c("kam si3r el tathkara") == ["price", "ticket"]
+    # Words outside the lexicon have no concept.
+    assert c("ما هي عاصمة فرنسا") == c("write me a poem") == []
+
+
+def test_concepts_tolerate_one_typo_after_the_first_letter():
+    assert word_concept("tikcets") == word_concept("tickts") == "ticket"
+    assert word_concept(normalize("تذكررة")) == "ticket"
+    assert word_concept("wheelchiar") == "wheelchair"
+    assert word_concept("please") is None  # "lease" is one edit away, but in the first letter
+    assert word_concept("tiket") == "ticket" and word_concept("tick") is None  # short words only exactly
 
 
 def test_canonical_dialect_question_words():
@@ -247,9 +283,43 @@ def test_rank_ties_go_to_the_earlier_entry():
 def test_coverage_counts_words_known_by_their_stem():
     entries = [Entry("cancel", "faq", ("ألغي تسجيلي", "cancel my booking")),
                Entry("price", "faq", ("كم سعر التذكرة", "ticket price"))]
-    m = Matcher().fit(entries)
+    m = Matcher(MatcherConfig(concept_weight=0.0)).fit(entries)  # stems alone (concepts: the next test)
     similarity, coverage = m.evidence("الغاء التسجيل", "cancel")
     assert 0.0 < coverage < 1.0  # التسجيل is known through تسجيلي; الغاء is not (الغي has no 3-letter stem)
     assert m.evidence("cancels bookings", "cancel")[1] == pytest.approx(1.0)
     assert m.evidence("اكتب قصيدة", "cancel")[1] == 0.0
     assert m.evidence("تسجيلي", "cancel")[1] == 1.0  # exact words keep their own IDF
+
+
+def test_concepts_match_across_languages_and_count_for_coverage():
+    # Arabic queries, English-only examples: only the concept channel links them.
+    entries = [Entry("food", "faq", ("is food available", "coffee")),
+               Entry("kids", "faq", ("can i bring my children", "kids")),
+               Entry("parking", "faq", ("where can i park my car",))]
+    m = Matcher().fit(entries)
+    assert m.rank("في قهوة؟", k=1)[0][0] == "food"
+    assert m.rank("اقدر اجيب عيالي", k=1)[0][0] == "kids"
+    assert m.rank("وين اوقف السيارة", k=1)[0][0] == "parking"
+    assert m.evidence("قهوة", "food")[1] == pytest.approx(1.0)  # known through its concept
+    off = Matcher(MatcherConfig(concept_weight=0.0)).fit(entries)
+    assert off.evidence("قهوة", "food")[1] == 0.0
+
+
+def test_context_texts_are_weak_examples_only():
+    entries = [Entry("food", "faq", ("is food available",), context=("Tea, coffee and local snacks are sold.",)),
+               Entry("wifi", "faq", ("is there wifi",), context=("The wifi password is on your ticket.",))]
+    m = Matcher(MatcherConfig(concept_weight=0.0)).fit(entries)
+    assert m.rank("local snacks?", k=1)[0][0] == "food"  # words only the answer has
+    # Context is not an example: coverage and similarity look at the questions only.
+    similarity, coverage = m.evidence("local snacks", "food")
+    assert coverage == 0.0 and similarity < 0.1
+
+
+def test_arabizi_function_words_do_not_count_against_coverage():
+    entries = [Entry("parking", "faq", ("is there parking", "where can i park my car", "وين اوقف سيارتي")),
+               Entry("price", "faq", ("ticket price", "كم سعر التذكرة"))]
+    m = Matcher().fit(entries)
+    assert m.rank("wain el parking", k=1)[0][0] == "parking"
+    # wain and el say how the text is written; parking is the only content word, and it is known.
+    assert m.evidence("wain el parking", "parking")[1] == pytest.approx(1.0)
+    assert m.evidence("wain el mat7af el watani", "parking")[1] < 0.5  # unknown content words still count

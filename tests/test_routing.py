@@ -282,10 +282,13 @@ def test_out_of_scope_goes_to_the_llm_not_the_faq(bot, twilio, llm, text, langua
             assert s.scalars(select(FAQ.view_count).where(FAQ.view_count > 0)).first() is None
 
 
-# question, the FAQ entry whose answer must be among the facts, language of the facts
+# question, the FAQ entry whose answer must be among the facts, language of the facts. Near the parking entry
+# but not answered by it. ("is parking free for the concert tonight?" used to be a case here; the parking
+# answer begins "Free parking is available", and the matcher now answers it from the FAQ: concert and free
+# are known words through the concept lexicon.)
 FACT_CASES = [
-    ("which ticket is cheaper, vip or regular", "tickets_buy", "en"),
-    ("هل الباركنج مجاني لحفلة الليلة", "parking", "ar"),
+    ("whose car is blocking the parking exit tonight", "parking", "en"),
+    ("هل الباركنج محروس بالليل", "parking", "ar"),
 ]
 
 
@@ -304,8 +307,10 @@ def test_llm_prompt_carries_the_closest_faq_entries_as_facts(bot, twilio, llm, t
 # --- clarifying questions --------------------------------------------------------------------------------
 
 # text, language, the options offered (FAQ keys, best first)
+# ("cancel ticket" used to be the English case; it is now answered with cancel_registration at 0.65, which
+# is what the user asked for. "discount" is split between the group and the student discount.)
 CLARIFY_CASES = [
-    ("ticket discount", "en", ["student_discount", "group_booking"]),
+    ("discount", "en", ["group_booking", "student_discount"]),
     ("خصم", "ar", ["group_booking", "student_discount"]),
 ]
 
@@ -357,19 +362,19 @@ UNRELATED = [
 @pytest.mark.parametrize("text, route, key, body", UNRELATED, ids=[c[0] for c in UNRELATED])
 def test_unrelated_text_after_clarify_is_routed_normally(bot, twilio, llm, text, route, key, body):
     phone = "+967711000032"
-    say(bot, twilio, phone, "cancel ticket")
+    say(bot, twilio, phone, "discount")
     turn = say(bot, twilio, phone, text)
     assert turn.reply.route == route
     if key is not None:
         assert turn.reply.route_key == key
     assert turn.body == body
-    for option in ("cancel_registration", "refund_policy", "lost_ticket"):
+    for option in ("group_booking", "student_discount"):
         assert faq_row(bot, option).view_count == 0
 
 
 def test_clarify_expires_after_30_minutes(bot, twilio, llm):
     phone = "+967711000033"
-    say(bot, twilio, phone, "cancel ticket")
+    say(bot, twilio, phone, "discount")
     with bot.app_context():
         with database.session_scope() as s:
             conversation = s.scalars(select(Conversation)).one()
@@ -377,7 +382,7 @@ def test_clarify_expires_after_30_minutes(bot, twilio, llm):
             conversation.context = {**conversation.context, "awaiting": awaiting}
     turn = say(bot, twilio, phone, "1")
     assert turn.reply.route == "llm" and turn.body == "FAKE-LLM: 1"
-    assert faq_row(bot, "cancel_registration").view_count == 0
+    assert faq_row(bot, "group_booking").view_count == 0
 
 
 # --- media, location, and what every reply records -------------------------------------------------------
@@ -398,7 +403,7 @@ def test_location_still_routes_to_location(bot, twilio, llm):
 
 def test_every_reply_records_its_route_and_faq_replies_their_key_and_confidence(bot, twilio):
     phone = "+967711000040"
-    for text in ("hi", "Is there parking?", "ticket discount", "1", "tell me a joke", "وين أوقف سيارتي؟",
+    for text in ("hi", "Is there parking?", "discount", "1", "tell me a joke", "وين أوقف سيارتي؟",
                  "عربي", "شكرا جزيلا"):
         say(bot, twilio, phone, text)
     deliver(bot, twilio, load_payload("inbound_image.json"))

@@ -17,6 +17,8 @@ class Entry:
     key: str
     kind: Kind
     examples: tuple[str, ...]
+    # Texts about the entry that are not questions (an FAQ entry's answers): weak training evidence only.
+    context: tuple[str, ...] = ()
     meta: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
 

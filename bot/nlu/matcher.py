@@ -21,6 +21,7 @@ Everything is deterministic: liblinear is seeded, ties are broken by entry order
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -31,8 +32,8 @@ from sklearn.preprocessing import normalize as l2_normalize
 from sklearn.svm import LinearSVC
 
 from .entries import Entry
-from .normalize import (arabic_skeleton, arabizi_skeleton, canonical_dialect, is_arabizi, light_stem,
-                        light_stems, normalize)
+from .normalize import (ARABIZI_WORDS, arabic_skeleton, arabizi_skeleton, canonical_dialect, concept_text,
+                        is_arabizi, light_stem, light_stems, normalize, word_concept)
 
 SEED = 0
 THRESHOLDS: tuple[float, float] = (0.6, 0.3)
@@ -52,7 +53,7 @@ class MatcherConfig:
     word_ngrams: tuple[int, int] = (1, 2)
     svm_c: float = 1.0
     # Softmax temperatures, fitted by 5-fold cross-validation on the training examples (fit_temperature).
-    svm_temperature: float = 0.15
+    svm_temperature: float = 0.2
     centroid_temperature: float = 0.03
     # Dense OvR weights cost 4 bytes × classes × features (160 MB at the default); above this budget the
     # matcher uses nearest centroid instead (fast to fit and query, but much less accurate: see the docs).
@@ -63,6 +64,19 @@ class MatcherConfig:
     char_ngrams_nowb: tuple[int, int] | None = None  # extra char n-grams across word boundaries
     class_weight: str | None = None  # LinearSVC class_weight ("balanced")
     knn_weight: float = 0.0  # add this × max cosine to an entry's examples to the SVM scores
+    word_weight: float = 1.0  # weight of the word channel next to char_wb (1 = equal)
+    svm_loss: str = "squared_hinge"  # LinearSVC loss ("hinge" was worse)
+    # Lexicon concepts (bot/nlu/lexicon.py): a channel of the concepts a text mentions, with this weight,
+    # added on top of the unit-norm char+word row (additive) rather than renormalised with it. 0 = off.
+    concept_weight: float = 1.0
+    concept_additive: bool = True
+    # Context texts (an FAQ entry's answers) are weak examples: SVM sample weight, split into clauses, and
+    # whether their words count as known for coverage. 0 = unused.
+    context_weight: float = 0.3
+    context_split: bool = True
+    context_coverage: bool = False
+    # Supervised term weighting: each feature's IDF × (1 + this × (1 − H(class | feature) / log K)). 0 = off.
+    supervised_weight: float = 0.0
 
 
 def stem_text(text: str) -> str:
@@ -88,22 +102,61 @@ class _View:
         self.char = _tfidf("char_wb", config.char_ngrams)
         self.word = _tfidf("word", config.word_ngrams)
         self.vectorizers = [self.char, self.word]
+        self.channel_weights = [1.0, config.word_weight]
         if config.char_ngrams_nowb:
             self.vectorizers.append(_tfidf("char", config.char_ngrams_nowb))
+            self.channel_weights.append(1.0)
         if config.stem_ngrams and stems:
             self.vectorizers.append(_tfidf("word", config.stem_ngrams, stem_text))
+            self.channel_weights.append(1.0)
+        if config.concept_weight and stems:
+            self.vectorizers.append(_tfidf("word", (1, 1), concept_text))
+            self.channel_weights.append(config.concept_weight)
         self.svm: LinearSVC | None = None
         self.centroids: csr_matrix | None = None
         self.classes: np.ndarray = np.zeros(0, dtype=int)
 
-    def fit(self, texts: list[str], labels: np.ndarray, n_classes: int) -> "_View":
-        x = l2_normalize(hstack([v.fit_transform(texts) for v in self.vectorizers]).tocsr())
+    def _additive(self) -> bool:
+        return bool(self.config.concept_weight and self.stems and self.config.concept_additive
+                     and not self.__dict__.get("no_concepts"))
+
+    def _stack(self, parts: list) -> csr_matrix:
+        parts = [p * w if w != 1.0 else p for p, w in zip(parts, self.channel_weights)]
+        if self._additive():
+            return hstack([l2_normalize(hstack(parts[:-1]).tocsr()), parts[-1]]).tocsr()
+        return l2_normalize(hstack(parts).tocsr())
+
+    def fit(self, texts: list[str], labels: np.ndarray, n_classes: int,
+            context: np.ndarray | None = None, context_weight: float = 0.0) -> "_View":
+        if self.config.concept_weight and self.stems and not any(concept_text(t) for t in texts):
+            # No text mentions a lexicon concept: the channel would have an empty vocabulary.
+            self.vectorizers, self.channel_weights = self.vectorizers[:-1], self.channel_weights[:-1]
+            self.no_concepts = True
+        context = np.zeros(len(texts), dtype=bool) if context is None else context
+        parts = [v.fit_transform(texts) for v in self.vectorizers]
+        if self.config.supervised_weight:
+            parts = self._supervised(texts, parts, labels[~context], ~context, n_classes)
+        x = self._stack(parts)
+        full_x, full_labels = x, labels
         # Kept for absolute evidence (see Matcher.evidence): the softmax only says which entry is likeliest,
-        # not whether the text resembles any example at all.
+        # not whether the text resembles any example at all. Context texts are not examples.
+        if context.any():
+            x, labels = x[~context], labels[~context]
         self.examples, self.labels = x, labels
         # IDF of each known word: coverage counts words by how telling they are ("please" next to an unknown
         # word must not make a text look familiar). Unknown words weigh as much as the rarest known word.
         self.word_idf = {t: float(self.word.idf_[i]) for t, i in self.word.vocabulary_.items() if " " not in t}
+        if context.any() and not self.config.context_coverage:
+            example_words = {w for i in np.flatnonzero(~context) for w in texts[i].split()}
+            self.word_idf = {t: idf for t, idf in self.word_idf.items() if t in example_words}
+        # Concepts of the known words (bot/nlu/lexicon.py): a synonym, dialect word or translation of a known
+        # word is known too ("قهوه" when the catalogue says "coffee").
+        self.concept_idf: dict[str, float] = {}
+        if self.stems and self.config.concept_weight:
+            for word, idf in self.word_idf.items():
+                concept = word_concept(word)
+                if concept is not None and idf > self.concept_idf.get(concept, 0.0):
+                    self.concept_idf[concept] = idf
         self.unknown_idf = max(self.word_idf.values(), default=1.0)
         # Light stems of the known words ("تسجيلي" → تسجيل): a word spelled differently but sharing a stem is
         # known too, and weighs as much as the rarest word with that stem.
@@ -115,8 +168,12 @@ class _View:
                         self.stem_idf[stem] = idf
         self.classes = np.unique(labels)
         if len(self.classes) >= 2 and len(self.classes) * x.shape[1] <= self.config.max_linear_weights:
+            weights = None
+            if context.any():
+                weights = np.where(context, context_weight, 1.0)
             self.svm = LinearSVC(C=self.config.svm_c, class_weight=self.config.class_weight,
-                                 random_state=SEED).fit(x, labels)
+                                 loss=self.config.svm_loss, random_state=SEED)
+            self.svm.fit(full_x, full_labels, sample_weight=weights)
             # float32 halves the dense weight matrix (4 bytes × classes × features) at no accuracy cost. It is
             # stored features × classes (C order) so a query's few features are a gather of whole rows;
             # coef_ stays a (transposed) view of it for sklearn's decision_function.
@@ -133,7 +190,7 @@ class _View:
 
     def __getstate__(self) -> dict:
         # The per-query lookups hold analyzer closures; they are rebuilt on first use after unpickling.
-        return {k: v for k, v in self.__dict__.items() if k != "_fast"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_fast", "_last_query")}
 
     def _lookup(self) -> tuple:
         """Fitted analyzers, vocabularies and IDF (to build a query vector without sklearn's per-call
@@ -148,20 +205,60 @@ class _View:
             # l2 of the stacked row); any other vectorizer setting falls back to self.transform.
             direct = all(v.sublinear_tf and v.use_idf and v.norm == "l2" and not v.binary for v in vectorizers)
             offsets = np.cumsum([0] + [len(v.vocabulary_) for v in vectorizers])
-            analyzers = tuple((v.build_analyzer(), v.vocabulary_, v.idf_.astype(np.float32), int(offset))
-                              for v, offset in zip(vectorizers, offsets))
+            analyzers = tuple((v.build_analyzer(), v.vocabulary_, v.idf_.astype(np.float32), int(offset),
+                               np.float32(w)) for v, offset, w in zip(vectorizers, offsets, self.channel_weights))
             lookup = self._fast = (sorted_rows, bounds, direct, analyzers, int(offsets[-1]))
         return lookup
+
+    def _supervised(self, texts, parts, labels, rows, n_classes):
+        """Scale each vectorizer's IDF by how concentrated a feature is in few classes (smoothed entropy)."""
+        beta, k = 1.0, max(n_classes, 2)
+        onehot = csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(n_classes, len(labels)))
+        out = []
+        for v, part in zip(self.vectorizers, parts):
+            b = part[rows].copy()
+            b.data[:] = 1.0
+            counts = (onehot @ b).tocsc()
+            totals = np.asarray(counts.sum(axis=0)).ravel()
+            cols = np.repeat(np.arange(counts.shape[1]), np.diff(counts.indptr))
+            p = (counts.data + beta) / (totals[cols] + beta * k)
+            entropy = np.bincount(cols, weights=-p * np.log(p), minlength=counts.shape[1])
+            p0 = beta / (totals + beta * k)
+            entropy += (k - np.diff(counts.indptr)) * (-p0 * np.log(p0))
+            w = np.clip(1.0 - entropy / np.log(k), 0.0, 1.0)
+            v.idf_ = (v.idf_ * (1.0 + self.config.supervised_weight * w)).astype(v.idf_.dtype)
+            out.append(v.transform(texts))
+        return out
+
+    def _row_norms(self) -> np.ndarray:
+        """L2 norm of each example row in the order of ``_lookup``'s rows (built on first use)."""
+        norms = self.__dict__.get("_norms")
+        if norms is None:
+            rows = self._lookup()[0]
+            norms = self._norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel()).astype(np.float32)
+        return norms
 
     def query(self, prepared: str) -> tuple[np.ndarray, np.ndarray]:
         """The text's L2-normalised TF-IDF row as (columns, values), equal to ``transform([prepared])`` up to
         float32 rounding (columns of the two vectorizers are disjoint; order is not sorted)."""
+        last = self.__dict__.get("_last_query")
+        if last is not None and last[0] == prepared:
+            # rank and then evidence ask for the same text's row: one memo (one tuple, so a thread that
+            # reads it sees a text and its own row) saves building it twice.
+            return last[1]
+        result = self._query(prepared)
+        self._last_query = (prepared, result)
+        return result
+
+    def _query(self, prepared: str) -> tuple[np.ndarray, np.ndarray]:
         _, _, direct, analyzers, n_features = self._lookup()
         if not direct:
             row = self.transform([prepared])
             return row.indices.astype(np.int64), row.data.astype(np.float32)
         columns_parts, value_parts, total = [], [], np.float32(0)
-        for analyze, vocabulary, idf, offset in analyzers:
+        additive = self._additive()
+        extra = None
+        for n, (analyze, vocabulary, idf, offset, weight) in enumerate(analyzers):
             counts: dict[int, int] = {}
             for feature in analyze(prepared):
                 column = vocabulary.get(feature)
@@ -171,16 +268,24 @@ class _View:
                 columns = np.fromiter(counts, dtype=np.int64, count=len(counts))
                 values = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
                 values = (np.log(values) + np.float32(1)) * idf[columns]
-                values /= np.sqrt(np.dot(values, values))
+                values *= weight / np.sqrt(np.dot(values, values))
+                if additive and n == len(analyzers) - 1:
+                    extra = (columns + offset, values)
+                    continue
                 columns_parts.append(columns + offset)
                 value_parts.append(values)
                 total += np.dot(values, values)
-        if not columns_parts:
+        if not columns_parts and extra is None:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        return np.concatenate(columns_parts), np.concatenate(value_parts) / np.sqrt(total)
+        if total:
+            value_parts = [v / np.sqrt(total) for v in value_parts]
+        if extra is not None:
+            columns_parts.append(extra[0])
+            value_parts.append(extra[1])
+        return np.concatenate(columns_parts), np.concatenate(value_parts)
 
     def transform(self, texts: Sequence[str]) -> csr_matrix:
-        return l2_normalize(hstack([v.transform(texts) for v in self.vectorizers]).tocsr())
+        return self._stack([v.transform(texts) for v in self.vectorizers])
 
     def scores_one(self, prepared: str) -> np.ndarray:
         """Raw scores of one text for ``self.classes`` (the same as the batch path, without sklearn calls)."""
@@ -227,6 +332,17 @@ class _View:
         return softmax(full, temperature)
 
 
+_CLAUSE = re.compile(r"[.;!?؛،,:\n()]+")
+
+
+def context_parts(texts: Sequence[str], split: bool = True) -> list[str]:
+    """Context texts (an entry's answers) as weak examples: split into clauses, so each is about as long
+    as a question."""
+    if not split:
+        return [t for t in texts if t and t.strip()]
+    return [p.strip() for t in texts for p in _CLAUSE.split(t or "") if len(p.strip().split()) >= 2]
+
+
 def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
     """Row-wise softmax of ``scores / temperature`` (−inf entries get probability 0)."""
     z = scores / temperature
@@ -258,17 +374,29 @@ class Matcher:
         if len(set(keys)) != len(keys):
             raise ValueError("entry keys must be unique")
         self.keys, self.kinds = keys, [e.kind for e in entries]
-        texts, labels = [], []
+        texts, labels, is_context = [], [], []
         for i, entry in enumerate(entries):
             for example in entry.examples:
                 prepared = prepare(example)
                 if prepared:
                     texts.append(prepared)
                     labels.append(i)
+                    is_context.append(False)
         self._main = self._skeleton = None
         if not texts:
             return self
-        self._main = _View(self.config, stems=True).fit(texts, np.array(labels), len(keys))
+        n_examples = len(texts)
+        if self.config.context_weight:
+            for i, entry in enumerate(entries):
+                for part in context_parts(entry.context, self.config.context_split):
+                    prepared = prepare(part)
+                    if prepared:
+                        texts.append(prepared)
+                        labels.append(i)
+                        is_context.append(True)
+        self._main = _View(self.config, stems=True).fit(texts, np.array(labels), len(keys),
+                                                         np.array(is_context), self.config.context_weight)
+        texts, labels = texts[:n_examples], labels[:n_examples]
         if self.config.arabizi:
             # Consonant skeletons of the Arabic-script examples, for Latin-script Arabic queries.
             sk_texts, sk_labels = [], []
@@ -322,13 +450,19 @@ class Matcher:
         if index is None:
             return 0.0, 0.0
         views = [(self._main, prepare(text))]
-        if self._skeleton is not None and is_arabizi(text):
+        arabizi = is_arabizi(text)
+        if self._skeleton is not None and arabizi:
             views.append((self._skeleton, arabizi_skeleton(text)))
         best = (0.0, 0.0)
         for view, prepared in views:
             words = prepared.split()
             if not words:
                 continue
+            if arabizi and view is self._main:
+                # Arabizi function words (wain, el, fi, mumkin, ab8a) are how the text is written, not what it
+                # is about, and no English example has them: they would count as unknown words of the
+                # highest weight. Coverage looks at the other words.
+                words = [w for w in words if w not in ARABIZI_WORDS] or words
             examples, bounds, _, _, n_features = view._lookup()
             first, last = (int(bounds[index]), int(bounds[index + 1])) if index + 1 < len(bounds) else (0, 0)
             similarity = 0.0
@@ -344,12 +478,20 @@ class Matcher:
                     row_starts = examples.indptr[first:last] - start
                     nonempty = examples.indptr[first + 1:last + 1] > examples.indptr[first:last]
                     if nonempty.any():
-                        similarity = float(np.add.reduceat(products, row_starts[nonempty]).max())
+                        dots = np.add.reduceat(products, row_starts[nonempty])
+                        if view._additive():
+                            # Rows with concepts are longer than 1 (the concept channel is added on top):
+                            # divide by both norms so the similarity stays a cosine in [0, 1].
+                            norms = view._row_norms()[first:last][nonempty]
+                            dots = dots / (norms * np.sqrt(np.dot(values, values)))
+                        similarity = float(dots.max())
             weights, known = [], 0.0
             for w in words:
                 weight = view.word_idf.get(w)
                 if weight is None and view.stems:
                     weight = next((view.stem_idf[s] for s in light_stems(w) if s in view.stem_idf), None)
+                if weight is None and view.concept_idf:
+                    weight = view.concept_idf.get(word_concept(w) or "")
                 if weight is None:
                     weights.append(view.unknown_idf)
                 else:
@@ -394,7 +536,7 @@ def cross_validated_scores(entries: Sequence[Entry], folds: int = 5,
     config = config or MatcherConfig()
     scores_all, truth_all = [], []
     for fold in range(folds):
-        train = [Entry(e.key, e.kind, tuple(x for j, x in enumerate(e.examples) if j % folds != fold))
+        train = [Entry(e.key, e.kind, tuple(x for j, x in enumerate(e.examples) if j % folds != fold), e.context)
                  for e in entries]
         test = [(i, x) for i, e in enumerate(entries) for j, x in enumerate(e.examples) if j % folds == fold]
         view = Matcher(config).fit(train)._main

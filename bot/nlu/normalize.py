@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Harakat (fathatan .. sukun, the extended marks up to U+065F) and the superscript alef U+0670: users
 # almost never type them, so they only split otherwise identical words.
@@ -114,11 +115,18 @@ def light_stem(token: str) -> str:
 
 def light_stems(token: str) -> tuple[str, ...]:
     """``light_stem`` and the readings it can get wrong: an Arabic first letter و ب ل ف may be part of the
-    word (فعاليه, not ف + عاليه), so the suffix-only stem is included too. Distinct, most literal first."""
+    word (فعاليه, not ف + عاليه), so the suffix-only stem is included too. A stem ending in ت after a
+    suffix was removed is a ta marbuta that turned into ت before the pronoun (تذكرتي, سيارتك), so the stem
+    without it is included as well: it equals the stem of تذكره (ه is removed as a suffix). Distinct, most
+    literal first."""
     if not token or not _is_arabic_letter(token[0]):
         return (light_stem(token),)
     suffix_only = _strip_suffix(token, ARABIC_SUFFIXES)
-    return tuple(dict.fromkeys((suffix_only, light_stem(token))))
+    stems = [suffix_only, light_stem(token)]
+    for stem in stems[:]:
+        if stem != token and len(stem) >= 4 and stem.endswith("ت") and not token.endswith("ات"):
+            stems.append(stem[:-1])
+    return tuple(dict.fromkeys(stems))
 
 
 # --- Language detection ------------------------------------------------------------------------------
@@ -284,3 +292,89 @@ def canonical_dialect(text: str) -> str:
         if phrase in text:
             text = re.sub(rf"(?<!\S){phrase}(?!\S)", canon, text)
     return " ".join(_DIALECT_MAP.get(tok, tok) for tok in text.split(" "))
+
+
+# --- Concepts: synonyms, dialect words and translations (bot/nlu/lexicon.py) --------------------------
+
+_CONCEPT_WORDS: dict[str, str] | None = None
+_CONCEPT_STEMS: dict[str, str] = {}
+_CONCEPT_PHRASES: dict[tuple[str, ...], str] = {}
+_CONCEPT_DELETES: dict[str, str] = {}
+FUZZY_MIN_LENGTH = {"latin": 5, "arabic": 6}
+"""Words this long are also looked up with one typo after the first letter (a letter deleted, added,
+changed, or two swapped). Arabic needs longer words: its roots put many real words one letter apart
+(عاصمه "capital" / عاصفه "storm")."""
+
+
+def _fuzzy_min(word: str) -> int:
+    return FUZZY_MIN_LENGTH["arabic" if word and _is_arabic_letter(word[0]) else "latin"]
+
+
+def _deletes(word: str) -> set[str]:
+    # The first letter is kept: typos rarely hit it, and "please" must not meet "lease".
+    return {word[:i] + word[i + 1:] for i in range(1, len(word))}
+
+
+def _concept_tables() -> dict[str, str]:
+    global _CONCEPT_WORDS, _CONCEPT_STEMS, _CONCEPT_PHRASES, _CONCEPT_DELETES
+    if _CONCEPT_WORDS is None:
+        from .lexicon import concept_index
+        words, phrases = concept_index(lambda form: canonical_dialect(normalize(form)))
+        stems: dict[str, str] = {}
+        for word, concept in words.items():
+            for stem in light_stems(word):
+                stems.setdefault(stem, concept)
+        # One-edit neighbours by the symmetric-delete method: two words within one edit share a deletion
+        # (or one is a deletion of the other). Ambiguous deletions (two concepts) are dropped.
+        deletes: dict[str, str | None] = {}
+        for word, concept in words.items():
+            if len(word) >= _fuzzy_min(word) - 1:
+                for variant in _deletes(word) | {word}:
+                    deletes[variant] = concept if deletes.get(variant, concept) == concept else None
+        _CONCEPT_STEMS, _CONCEPT_PHRASES = stems, phrases
+        _CONCEPT_DELETES = {k: v for k, v in deletes.items() if v is not None}
+        _CONCEPT_WORDS = words
+    return _CONCEPT_WORDS
+
+
+@lru_cache(maxsize=65536)
+def word_concept(token: str) -> str | None:
+    """The lexicon concept of one prepared token, as spelled or by a light stem (None if it has none)."""
+    words = _concept_tables()
+    concept = words.get(token)
+    if concept is None and len(token) >= 3:
+        concept = next((_CONCEPT_STEMS[s] for s in light_stems(token) if s in _CONCEPT_STEMS), None)
+    if concept is None and len(token) >= _fuzzy_min(token) and not token.isdigit():
+        # A typo: the token (or a deletion of it) is a lexicon word or one of its deletions.
+        concept = next((_CONCEPT_DELETES[v] for v in (token, *sorted(_deletes(token)))
+                        if v in _CONCEPT_DELETES), None)
+    return concept
+
+
+def concepts(prepared: str) -> list[str]:
+    """The lexicon concepts a *prepared* text mentions, in order, e.g. "ابغي اجيب ولدي" → ["child"].
+
+    Multi-word forms ("كرسي متحرك", "customer service") are matched first; their words are not looked up
+    again. Single words match as spelled or by a light stem (كراسي, لسيارتي)."""
+    _concept_tables()
+    tokens = prepared.split()
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        for length in (3, 2):
+            phrase = tuple(tokens[i:i + length])
+            if len(phrase) == length and phrase in _CONCEPT_PHRASES:
+                out.append(_CONCEPT_PHRASES[phrase])
+                i += length
+                break
+        else:
+            concept = word_concept(tokens[i])
+            if concept is not None:
+                out.append(concept)
+            i += 1
+    return out
+
+
+def concept_text(prepared: str) -> str:
+    """``concepts`` as one space-separated string (the matcher's concept channel analyses it as words)."""
+    return " ".join(concepts(prepared))
