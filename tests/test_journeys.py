@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot import catalog, localize
 from bot.db import db as database
@@ -126,12 +126,6 @@ def tickets(app, phone: str) -> list[Registration]:
         with database.session_scope() as s:
             return list(s.scalars(select(Registration).join(User, User.id == Registration.user_id)
                                   .where(User.phone == phone).order_by(Registration.id)))
-
-
-def registrations_count(app) -> int:
-    with app.app_context():
-        with database.session_scope() as s:
-            return s.scalar(select(func.count()).select_from(Registration))
 
 
 def seed_ticket(app, phone: str, code: str, seats: int, ticket_code: str = "TCKT42") -> None:
@@ -258,6 +252,7 @@ def test_events_list_pages_with_more(bot, twilio, lang):
     assert second.stored == ("dialog", "events", None)
     assert second.body == events_page(bot, lang, ["PHOTO", "FAMILY"], 3, 4, more=False)
     assert {"en": "2,000 YER", "ar": "٢٬٠٠٠ ريال يمني"}[lang] in second.body
+    assert {"en": "(3–4 of 4)", "ar": "(٣–٤ من ٤)"}[lang] in second.body
     assert second.awaiting["offset"] == PAGE_SIZE
 
     last = say(bot, twilio, phone, WORDS[lang]["more"])
@@ -422,6 +417,31 @@ def test_register_from_free_text(bot, twilio, lang, text, code, seats):
     assert (ticket.seats, ticket.source, ticket.event_id) == (seats, "text", booked.id)
     assert done.body == registered_text(booked, seats, ticket.ticket_code, lang)
     assert event(bot, code).seats_taken == seats
+
+
+# language, a booking that names no event, the seats it names
+UNNAMED_BOOKINGS = [("en", "book me a seat", None), ("ar", "احجز لي مقعد", None),
+                    ("en", "i'd like two tickets please", 2), ("ar", "ابي احجز تذكرتين", 2)]
+
+
+@pytest.mark.parametrize("lang, text, seats", UNNAMED_BOOKINGS, ids=[c[1] for c in UNNAMED_BOOKINGS])
+def test_booking_without_an_event_asks_which(bot, twilio, lang, text, seats):
+    phone = "+967711100029"
+    asked = say(bot, twilio, phone, text)
+    assert asked.reply.route_key == "register_event"
+    lines = "\n".join(line(i, event(bot, c), lang) for i, c in enumerate(["JAZZ", "OUD"], start=1))
+    assert asked.body == catalog.say("which_event", lang, lines=lines)
+    assert asked.awaiting == {**asked.awaiting, "kind": "pick_event", "seats": seats}
+    picked = say(bot, twilio, phone, {"en": "2", "ar": "٢"}[lang])
+    oud = event(bot, "OUD")
+    if seats is None:
+        assert picked.stored == ("dialog", "ask_seats", None)
+        picked = say(bot, twilio, phone, "1")
+    assert picked.body == confirm_text(oud, seats or 1, lang)
+    assert {"en": "Free", "ar": "مجاناً"}[lang] in picked.body
+    done = say(bot, twilio, phone, WORDS[lang]["yes"])
+    assert done.body == registered_text(oud, seats or 1, tickets(bot, phone)[0].ticket_code, lang)
+    assert event(bot, "OUD").seats_taken == (seats or 1)
 
 
 @pytest.mark.parametrize("lang, text, code, seats", FREE_TEXT_BOOKINGS[:2], ids=["en", "ar"])

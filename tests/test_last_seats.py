@@ -8,11 +8,12 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot import catalog, localize
 from bot.db import db as database
@@ -101,13 +102,26 @@ def all_say_yes_at_once(app) -> None:
     assert codes == [200] * len(forms)
 
 
+def wait_until_no_turn_waits(app, seconds: float = 60.0) -> None:
+    """Until the workers have taken every turn to an end (answered or failed)."""
+    deadline = time.time() + seconds
+    while True:
+        with app.app_context():
+            with database.session_scope() as s:
+                waiting = s.scalar(select(func.count()).where(Message.direction == "inbound",
+                                                              Message.status == "received"))
+        if not waiting:
+            return
+        assert time.time() < deadline, f"{waiting} turns still waiting after {seconds:.0f}s"
+        time.sleep(0.1)
+
+
 def test_concurrent_yes_sells_exactly_the_last_seats(app, twilio, start_workers, last_seats):
     bring_to_confirm(app, twilio, last_seats)
     before = {phone: len(twilio.sent_to(phone)) for phone, _, _ in USERS}
     start_workers(2)
     all_say_yes_at_once(app)
-    answers = {phone: twilio.wait_for(phone, before[phone] + 1, seconds=60)[before[phone]:] for phone, _, _ in USERS}
-    assert all(len(a) == 1 for a in answers.values()), answers
+    wait_until_no_turn_waits(app)
 
     with app.app_context():
         with database.session_scope() as s:
@@ -124,6 +138,8 @@ def test_concurrent_yes_sells_exactly_the_last_seats(app, twilio, start_workers,
 
     assert not failed, [(m.id, m.status, m.error_message) for m in failed]
     assert not unanswered, [(m.id, m.body, m.status) for m in unanswered]
+    answers = {phone: twilio.wait_for(phone, before[phone] + 1, seconds=15)[before[phone]:] for phone, _, _ in USERS}
+    assert all(len(a) == 1 for a in answers.values()), answers
     assert event.seats_taken == event.capacity == CAPACITY
     assert sum(t.seats for t in tickets.values()) == CAPACITY - TAKEN, "exactly the seats that were left"
     assert all(t.status == "registered" for t in tickets.values())
