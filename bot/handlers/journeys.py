@@ -33,6 +33,7 @@ LOCATION_WORDS = frozenset(normalize(w) for w in ("location", "map", "where", "p
 CANCEL_WORDS = frozenset(normalize(w) for w in ("cancel", "cancel it", "cancel ticket", "الغاء", "الغي", "الغيها",
                                                 "كنسل"))
 BOOKING_STEMS = ("book", "regist", "reserv", "احجز", "سجل", "نحجز", "ابي احجز", "حجز")
+CANCEL_STEMS = ("cancel", "الغ", "كنسل", "الغاء")
 BACK_WORDS = frozenset(normalize(w) for w in ("back", "list", "رجوع", "ارجع", "القائمه السابقه"))
 SEAT_NOUNS = ("seat", "seats", "ticket", "tickets", "place", "places", "person", "people", "persons",
               "مقعد", "مقاعد", "تذكره", "تذاكر", "كرسي", "كراسي", "شخص", "اشخاص", "نفر", "انفار")
@@ -71,6 +72,10 @@ def parse_seats(text: str) -> int | None:
 
 def _is_seat_noun(word: str) -> bool:
     return any(word.startswith(noun) or word.endswith(noun) for noun in SEAT_NOUNS)
+
+
+def is_cancelling(text: str) -> bool:
+    return any(w.startswith(CANCEL_STEMS) for w in normalize(text).split())
 
 
 def is_booking(text: str) -> bool:
@@ -439,19 +444,29 @@ class MenuHandler:
 
 
 class NamedEventHandler:
-    """"ابغى تذكرتين لجولة التصوير": a booking or cancelling request the matcher is unsure of, but which names
-    exactly one event, starts that journey instead of a "did you mean" — its own confirm step guards it."""
-
-    JOURNEYS = {"register_event": start_registration, "cancel_ticket": start_cancel}
+    """"Book 4 seats for the photography workshop", "ابغى تذكرتين لجولة التصوير", "cancel my oud night ticket":
+    a request to book or cancel that names exactly one event starts that journey, whatever FAQ entry or
+    clarifying question its other words lean to — the journey's own confirm step guards it."""
 
     def match(self, ctx: TurnContext) -> bool:
-        decision = ctx.decision
-        return (decision.route == "clarify" and decision.key in self.JOURNEYS
-                and len(events.find_events(ctx.session, ctx.text)) == 1)
+        return self._journey(ctx) is not None
 
     def handle(self, ctx: TurnContext) -> Reply:
-        decision = ctx.decision
-        return replace(self.JOURNEYS[decision.key](ctx, decision.confidence), route_key=decision.key)
+        key, start = self._journey(ctx)
+        # recognised by rule (a booking or cancelling verb and one event's name), like an intent's pattern
+        return replace(start(ctx, 1.0), route="intent", route_key=key, confidence=1.0)
+
+    @staticmethod
+    def _journey(ctx: TurnContext):
+        if is_cancelling(ctx.text):
+            key, start = "cancel_ticket", start_cancel
+        elif is_booking(ctx.text):
+            key, start = "register_event", start_registration
+        else:
+            return None
+        if len(events.find_events(ctx.session, ctx.text)) != 1:
+            return None
+        return key, start
 
 
 class JourneyDialogHandler:
