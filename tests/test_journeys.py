@@ -810,3 +810,27 @@ def test_free_text_booking_keeps_its_source_after_fewer_seats(bot, twilio, lang)
     assert refused.reply.route_key == "register_event" and refused.awaiting["kind"] == "seats"
     walk(bot, twilio, phone, "3", WORDS[lang]["yes"])
     assert [(t.seats, t.source) for t in tickets(bot, phone)] == [(3, "text")]
+
+
+# --- the FAQ's own instructions: "Send REGISTER and the event number", "Send CANCEL and your ticket code" ------
+
+@LANGUAGES
+def test_register_and_a_list_number_books_that_event(bot, twilio, lang):
+    phone = "+967711100060"
+    word = {"en": "REGISTER 2", "ar": "تسجيل ٢"}[lang]
+    asked = say(bot, twilio, phone, word)
+    assert (asked.reply.route, asked.reply.route_key) == ("intent", "register_event")
+    assert asked.awaiting["kind"] == "seats" and asked.awaiting["event_id"] == event(bot, "OUD").id
+
+
+@LANGUAGES
+def test_cancel_and_a_ticket_code_asks_to_cancel_that_ticket(bot, twilio, lang):
+    phone = "+967711100061"
+    say(bot, twilio, phone, WORDS[lang]["menu"])
+    seed_ticket(bot, phone, "JAZZ", 2)
+    word = {"en": "cancel tckt42", "ar": "الغاء TCKT42"}[lang]
+    asked = say(bot, twilio, phone, word)
+    assert asked.stored == ("intent", "cancel_ticket", "cancellation_requested")
+    done = say(bot, twilio, phone, WORDS[lang]["yes"])
+    assert done.stored[1:] == ("ticket_cancelled", "ticket_cancelled")
+    assert event(bot, "JAZZ").seats_taken == 0

@@ -32,7 +32,7 @@ LOCATION_WORDS = frozenset(normalize(w) for w in ("location", "map", "where", "p
                                                   "الموقع", "موقع", "الخريطه", "وين", "فين", "العنوان", "اللوكيشن"))
 CANCEL_WORDS = frozenset(normalize(w) for w in ("cancel", "cancel it", "cancel ticket", "الغاء", "الغي", "الغيها",
                                                 "كنسل"))
-BOOKING_STEMS = ("book", "regist", "reserv", "احجز", "سجل", "نحجز", "ابي احجز", "حجز")
+BOOKING_STEMS = ("book", "regist", "reserv", "احجز", "سجل", "تسجيل", "نحجز", "حجز")
 CANCEL_STEMS = ("cancel", "الغ", "كنسل", "الغاء")
 BACK_WORDS = frozenset(normalize(w) for w in ("back", "list", "رجوع", "ارجع", "القائمه السابقه"))
 SEAT_NOUNS = ("seat", "seats", "ticket", "tickets", "place", "places", "person", "people", "persons",
@@ -449,12 +449,36 @@ class NamedEventHandler:
     clarifying question its other words lean to — the journey's own confirm step guards it."""
 
     def match(self, ctx: TurnContext) -> bool:
-        return self._journey(ctx) is not None
+        return self._command(ctx) is not None or self._journey(ctx) is not None
 
     def handle(self, ctx: TurnContext) -> Reply:
+        command = self._command(ctx)
+        if command is not None:
+            return replace(command, route="intent", confidence=1.0)
         key, start = self._journey(ctx)
         # recognised by rule (a booking or cancelling verb and one event's name), like an intent's pattern
         return replace(start(ctx, 1.0), route="intent", route_key=key, confidence=1.0)
+
+    @staticmethod
+    def _command(ctx: TurnContext) -> Reply | None:
+        """"REGISTER 2" (the second upcoming event) and "CANCEL AB12CD" (a ticket code), as the FAQ tells
+        attendees to write them; also "تسجيل ٢" and "الغاء AB12CD"."""
+        words = normalize(ctx.text).split()
+        if len(words) != 2:
+            return None
+        verb, argument = words
+        if verb.startswith(CANCEL_STEMS):
+            ticket = events.ticket_by_code(ctx.session, ctx.user.id, argument)
+            if ticket is None:
+                return None
+            return replace(confirm_cancel_reply(ctx, ticket, ctx.session.get(Event, ticket.event_id)),
+                           route_key="cancel_ticket")
+        if verb.startswith(BOOKING_STEMS) and argument.isdigit() and int(argument) >= 1:
+            listed = events.upcoming(ctx.session, limit=1, offset=int(argument) - 1)
+            if not listed:
+                return None
+            return replace(ask_seats_or_confirm(ctx, listed[0], None, "text"), route_key="register_event")
+        return None
 
     @staticmethod
     def _journey(ctx: TurnContext):
