@@ -114,6 +114,12 @@ def active_ticket(session: Session, user_id: int, event_id: int) -> Registration
                                                       Registration.status.in_(ACTIVE_REGISTRATION))).first()
 
 
+def ticket_by_code(session: Session, user_id: int, code: str) -> Registration | None:
+    """The user's own ticket with this code (codes are case-insensitive when typed)."""
+    return session.scalars(select(Registration).where(Registration.user_id == user_id,
+                                                      Registration.ticket_code == code.strip().upper())).first()
+
+
 def tickets_of(session: Session, user_id: int, now: datetime | None = None) -> list[tuple[Registration, Event]]:
     """The user's active tickets for events that have not ended, soonest first."""
     now = now or utcnow()

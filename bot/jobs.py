@@ -12,7 +12,7 @@ import logging
 from sqlalchemy import select, update
 
 from bot.db import db
-from bot.pipeline import answer_turn, pending_turns
+from bot.pipeline import answer_after_failure, answer_turn, pending_turns
 from bot.reminders import send_due_reminders
 from bot.runtime import runtime
 from models import Message
@@ -65,13 +65,24 @@ def _drain(user_id: int, lock) -> int:
                                       .order_by(Message.id).limit(1)).first()
             if inbound is None:
                 return answered
+            inbound_id = inbound.id
             try:
                 answer_turn(session, rt, inbound, lock)
-            except Exception as exc:  # a bug must not block this user's later turns
+            except Exception as exc:  # a bug must not block this user's later turns, nor leave them in silence
                 session.rollback()
-                log.exception("turn failed message_id=%s user_id=%s", inbound.id, user_id)
-                _mark_turn_failed(session, inbound.id, exc)
+                log.exception("turn failed message_id=%s user_id=%s", inbound_id, user_id)
+                _answer_failed_turn(session, rt, inbound_id, lock, exc)
             answered += 1
+
+
+def _answer_failed_turn(session, rt, inbound_id: int, lock, exc: Exception) -> None:
+    error = f"{type(exc).__name__}: {exc}"
+    try:
+        answer_after_failure(session, rt, inbound_id, lock, error)
+    except Exception:  # noqa: BLE001 - even the apology failed (the database or Twilio is down): record it
+        session.rollback()
+        log.exception("fallback after failure failed message_id=%s", inbound_id)
+        _mark_turn_failed(session, inbound_id, exc)
 
 
 def _mark_turn_failed(session, message_id: int, exc: Exception) -> None:

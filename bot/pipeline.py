@@ -34,8 +34,31 @@ def answer_turn(session: Session, rt: Runtime, inbound: Message, lock: UserLock)
         # _context may update the user's language; commit it now so no row lock is held across the LLM call
         # (the webhook's user upsert would wait on it).
         session.commit()
-        parts = _store_reply(session, ctx, router.route(ctx))
-    phone = session.get(User, inbound.user_id).phone
+        parts = _store_reply(session, inbound, ctx.conversation, ctx.language, router.route(ctx))
+    _send_parts(session, rt, parts, session.get(User, inbound.user_id).phone, lock)
+    session.execute(update(Message).where(Message.id == inbound.id)
+                    .values(status="processed", updated_at=utcnow()))
+    session.commit()
+
+
+def answer_after_failure(session: Session, rt: Runtime, inbound_id: int, lock: UserLock, error: str) -> None:
+    """A turn that failed while being answered still gets an answer — the bilingual fallback, unless its
+    answer was already stored — and is marked failed with the error (the logs hold the traceback)."""
+    inbound = session.get(Message, inbound_id)
+    parts = _parts_of(session, inbound_id)
+    user = session.get(User, inbound.user_id)
+    if not parts:
+        language = user.preferred_language or "en"
+        reply = router.Reply(catalog.say_both("fallback", language), "fallback", language,
+                             meta={"after_error": True})
+        parts = _store_reply(session, inbound, session.get(Conversation, inbound.conversation_id), language, reply)
+    _send_parts(session, rt, parts, user.phone, lock)
+    session.execute(update(Message).where(Message.id == inbound_id)
+                    .values(status="failed", error_message=error[:1000], updated_at=utcnow()))
+    session.commit()
+
+
+def _send_parts(session: Session, rt: Runtime, parts: list[Message], phone: str, lock: UserLock) -> None:
     for part in parts:
         lock.renew()
         if part.status == "submitting":
@@ -43,9 +66,6 @@ def answer_turn(session: Session, rt: Runtime, inbound: Message, lock: UserLock)
         elif part.status == "pending" and not deliver(session, rt, part, phone):
             _fail_rest(session, parts, part)
             break
-    session.execute(update(Message).where(Message.id == inbound.id)
-                    .values(status="processed", updated_at=utcnow()))
-    session.commit()
 
 
 def _context(session: Session, rt: Runtime, inbound: Message) -> router.TurnContext:
@@ -76,8 +96,8 @@ def _parts_of(session: Session, inbound_id: int) -> list[Message]:
                                 .order_by(Message.part_index)))
 
 
-def _store_reply(session: Session, ctx: router.TurnContext, reply: router.Reply) -> list[Message]:
-    inbound = ctx.message
+def _store_reply(session: Session, inbound: Message, conversation: Conversation, language: str,
+                 reply: router.Reply) -> list[Message]:
     texts = split_message(reply.text)
     now = utcnow()
     parts = [Message(conversation_id=inbound.conversation_id, user_id=inbound.user_id, direction="outbound",
@@ -93,9 +113,9 @@ def _store_reply(session: Session, ctx: router.TurnContext, reply: router.Reply)
                      latency_ms=reply.latency_ms if i == 0 else None)
              for i, text in enumerate(texts)]
     session.add_all(parts)
-    ctx.conversation.context = {**(ctx.conversation.context or {}), "awaiting": reply.awaiting}
+    conversation.context = {**(conversation.context or {}), "awaiting": reply.awaiting}
     session.execute(update(Message).where(Message.id == inbound.id)
-                    .values(language=ctx.language, route=reply.route, route_key=reply.route_key,
+                    .values(language=language, route=reply.route, route_key=reply.route_key,
                             confidence=reply.confidence, tool_used=reply.tool_used,
                             action_taken=reply.action_taken))
     session.execute(update(Conversation).where(Conversation.id == inbound.conversation_id)

@@ -1,8 +1,8 @@
 """Chooses who answers a turn: small handlers tried in priority order, first answer wins.
 
     media ▸ location ▸ empty ▸ menu ("menu" / "القائمة" from any step) ▸ pending dialog (journey steps:
-    menu numbers, event choice, seats, yes/no confirmations; clarify number, 👍/👎, feedback text) ▸ intent
-    ▸ FAQ ▸ clarify ▸ LLM (with tools) ▸ fallback
+    menu numbers, event choice, seats, yes/no confirmations; clarify number, 👍/👎, feedback text) ▸ a booking
+    or cancelling request naming one event ▸ intent ▸ FAQ ▸ clarify ▸ LLM (with tools) ▸ fallback
 
 Organizer commands join at the front with the organizers issue. Every reply records its route, the intent or
 FAQ key and the confidence; the fallback always answers, so a turn is never left in silence.
@@ -93,8 +93,8 @@ class Handler(Protocol):
 def default_handlers() -> list[Handler]:
     from bot.handlers import dialog, journeys, llm, media, understanding
     return [media.MediaHandler(), media.LocationHandler(), media.EmptyHandler(), journeys.MenuHandler(),
-            journeys.JourneyDialogHandler(), dialog.PendingDialogHandler(), understanding.IntentHandler(),
-            understanding.FAQHandler(), journeys.NamedEventHandler(), understanding.ClarifyHandler(),
+            journeys.JourneyDialogHandler(), dialog.PendingDialogHandler(), journeys.NamedEventHandler(),
+            understanding.IntentHandler(), understanding.FAQHandler(), understanding.ClarifyHandler(),
             llm.LLMHandler(), llm.FallbackHandler()]
 
 

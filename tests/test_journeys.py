@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.localize import FSI, PDI
 from bot import catalog, localize
 from bot.db import db as database
 from models import Conversation, Event, Message, Registration, User
@@ -283,7 +284,7 @@ def test_event_details_in_aden_time(bot, twilio, lang):
     url = "https://maps.google.com/?q=12.779700,45.036500"
     expected = catalog.say(
         "event_details", lang, title=jazz.title(lang), when=when(jazz, lang),
-        venue={"en": "Aden Cultural Centre, Crater, Aden", "ar": "مركز عدن الثقافي، Crater, Aden"}[lang],
+        venue={"en": "Aden Cultural Centre, Crater, Aden", "ar": f"مركز عدن الثقافي، {FSI}Crater, Aden{PDI}"}[lang],
         price=localize.price(5000, lang),
         seats=catalog.say("seats_left", lang, seats=localize.number(40, lang), capacity=localize.number(40, lang)),
         description="\n\n" + jazz.description(lang),
@@ -317,7 +318,8 @@ def test_location_pin_is_a_persistent_action(bot, twilio, lang):
     assert turn.stored == ("dialog", "location_pin", None)
     assert turn.sent["persistent_action"] == pin
     assert turn.reply.meta["send"] == {"persistent_action": [pin]}
-    assert turn.body.startswith(f"📍 *{jazz.venue(lang)}* — {jazz.title(lang)}\nCrater, Aden")
+    street = {"en": "Crater, Aden", "ar": f"{FSI}Crater, Aden{PDI}"}[lang]  # isolated inside Arabic
+    assert turn.body.startswith(f"📍 *{jazz.venue(lang)}* — {jazz.title(lang)}\n{street}")
     assert turn.awaiting["kind"] == "event" and turn.awaiting["event_id"] == jazz.id, "still on the event"
 
 
@@ -560,7 +562,7 @@ def test_my_tickets_and_ticket_details(bot, twilio, lang):
     assert details.stored == ("dialog", "ticket_details", None)
     assert details.body == catalog.say("ticket_details", lang, title=jazz.title(lang), when=when(jazz, lang),
                                        venue={"en": "Aden Cultural Centre, Crater, Aden",
-                                              "ar": "مركز عدن الثقافي، Crater, Aden"}[lang],
+                                              "ar": f"مركز عدن الثقافي، {FSI}Crater, Aden{PDI}"}[lang],
                                        code=code_of("TCKT42", lang), seats=localize.seats(2, lang), status="")
     pin = say(bot, twilio, phone, "2")
     assert pin.stored == ("dialog", "location_pin", None)
@@ -808,3 +810,27 @@ def test_free_text_booking_keeps_its_source_after_fewer_seats(bot, twilio, lang)
     assert refused.reply.route_key == "register_event" and refused.awaiting["kind"] == "seats"
     walk(bot, twilio, phone, "3", WORDS[lang]["yes"])
     assert [(t.seats, t.source) for t in tickets(bot, phone)] == [(3, "text")]
+
+
+# --- the FAQ's own instructions: "Send REGISTER and the event number", "Send CANCEL and your ticket code" ------
+
+@LANGUAGES
+def test_register_and_a_list_number_books_that_event(bot, twilio, lang):
+    phone = "+967711100060"
+    word = {"en": "REGISTER 2", "ar": "تسجيل ٢"}[lang]
+    asked = say(bot, twilio, phone, word)
+    assert (asked.reply.route, asked.reply.route_key) == ("intent", "register_event")
+    assert asked.awaiting["kind"] == "seats" and asked.awaiting["event_id"] == event(bot, "OUD").id
+
+
+@LANGUAGES
+def test_cancel_and_a_ticket_code_asks_to_cancel_that_ticket(bot, twilio, lang):
+    phone = "+967711100061"
+    say(bot, twilio, phone, WORDS[lang]["menu"])
+    seed_ticket(bot, phone, "JAZZ", 2)
+    word = {"en": "cancel tckt42", "ar": "الغاء TCKT42"}[lang]
+    asked = say(bot, twilio, phone, word)
+    assert asked.stored == ("intent", "cancel_ticket", "cancellation_requested")
+    done = say(bot, twilio, phone, WORDS[lang]["yes"])
+    assert done.stored[1:] == ("ticket_cancelled", "ticket_cancelled")
+    assert event(bot, "JAZZ").seats_taken == 0

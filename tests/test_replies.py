@@ -2,6 +2,7 @@
 import pytest
 from sqlalchemy import select
 
+from bot import catalog
 from models import Message
 from tests.conftest import run_jobs, send
 
@@ -105,3 +106,25 @@ def test_empty_answer_from_llm_falls_back(app, client, twilio, llm):
     send(client, "+967712000108", "say nothing")
     run_jobs(app)
     assert "menu" in twilio.sent_to("+967712000108")[0]["body"]
+
+
+def test_a_turn_that_fails_while_answered_still_gets_the_fallback(app, client, session, twilio, llm):
+    """A bug on one turn (here a corrupt dialog state) must not leave the user in silence, nor block their
+    next message."""
+    from models import Conversation
+    phone = "+967712000190"
+    send(client, phone, "hello")
+    run_jobs(app)
+    conversation = session.scalars(select(Conversation)).one()
+    conversation.context = {"awaiting": {"kind": "event", "event_id": 1, "at": "not a timestamp"}}
+    session.commit()
+    _, sid = send(client, phone, "1")
+    run_jobs(app)
+    failed = session.scalars(select(Message).where(Message.twilio_sid == sid)).one()
+    assert failed.status == "failed" and "ValueError" in failed.error_message
+    [apology] = session.scalars(select(Message).where(Message.reply_to_id == failed.id)).all()
+    assert apology.route == "fallback" and apology.meta["after_error"] is True
+    assert twilio.sent_to(phone)[-1]["body"] == catalog.say_both("fallback", "en")
+    send(client, phone, "menu")  # the dialog state was cleared with the apology: the user goes on
+    run_jobs(app)
+    assert twilio.sent_to(phone)[-1]["body"] == catalog.say("menu", "en")

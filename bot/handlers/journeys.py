@@ -32,7 +32,8 @@ LOCATION_WORDS = frozenset(normalize(w) for w in ("location", "map", "where", "p
                                                   "الموقع", "موقع", "الخريطه", "وين", "فين", "العنوان", "اللوكيشن"))
 CANCEL_WORDS = frozenset(normalize(w) for w in ("cancel", "cancel it", "cancel ticket", "الغاء", "الغي", "الغيها",
                                                 "كنسل"))
-BOOKING_STEMS = ("book", "regist", "reserv", "احجز", "سجل", "نحجز", "ابي احجز", "حجز")
+BOOKING_STEMS = ("book", "regist", "reserv", "احجز", "سجل", "تسجيل", "نحجز", "حجز")
+CANCEL_STEMS = ("cancel", "الغ", "كنسل", "الغاء")
 BACK_WORDS = frozenset(normalize(w) for w in ("back", "list", "رجوع", "ارجع", "القائمه السابقه"))
 SEAT_NOUNS = ("seat", "seats", "ticket", "tickets", "place", "places", "person", "people", "persons",
               "مقعد", "مقاعد", "تذكره", "تذاكر", "كرسي", "كراسي", "شخص", "اشخاص", "نفر", "انفار")
@@ -71,6 +72,10 @@ def parse_seats(text: str) -> int | None:
 
 def _is_seat_noun(word: str) -> bool:
     return any(word.startswith(noun) or word.endswith(noun) for noun in SEAT_NOUNS)
+
+
+def is_cancelling(text: str) -> bool:
+    return any(w.startswith(CANCEL_STEMS) for w in normalize(text).split())
 
 
 def is_booking(text: str) -> bool:
@@ -439,19 +444,53 @@ class MenuHandler:
 
 
 class NamedEventHandler:
-    """"ابغى تذكرتين لجولة التصوير": a booking or cancelling request the matcher is unsure of, but which names
-    exactly one event, starts that journey instead of a "did you mean" — its own confirm step guards it."""
-
-    JOURNEYS = {"register_event": start_registration, "cancel_ticket": start_cancel}
+    """"Book 4 seats for the photography workshop", "ابغى تذكرتين لجولة التصوير", "cancel my oud night ticket":
+    a request to book or cancel that names exactly one event starts that journey, whatever FAQ entry or
+    clarifying question its other words lean to — the journey's own confirm step guards it."""
 
     def match(self, ctx: TurnContext) -> bool:
-        decision = ctx.decision
-        return (decision.route == "clarify" and decision.key in self.JOURNEYS
-                and len(events.find_events(ctx.session, ctx.text)) == 1)
+        return self._command(ctx) is not None or self._journey(ctx) is not None
 
     def handle(self, ctx: TurnContext) -> Reply:
-        decision = ctx.decision
-        return replace(self.JOURNEYS[decision.key](ctx, decision.confidence), route_key=decision.key)
+        command = self._command(ctx)
+        if command is not None:
+            return replace(command, route="intent", confidence=1.0)
+        key, start = self._journey(ctx)
+        # recognised by rule (a booking or cancelling verb and one event's name), like an intent's pattern
+        return replace(start(ctx, 1.0), route="intent", route_key=key, confidence=1.0)
+
+    @staticmethod
+    def _command(ctx: TurnContext) -> Reply | None:
+        """"REGISTER 2" (the second upcoming event) and "CANCEL AB12CD" (a ticket code), as the FAQ tells
+        attendees to write them; also "تسجيل ٢" and "الغاء AB12CD"."""
+        words = normalize(ctx.text).split()
+        if len(words) != 2:
+            return None
+        verb, argument = words
+        if verb.startswith(CANCEL_STEMS):
+            ticket = events.ticket_by_code(ctx.session, ctx.user.id, argument)
+            if ticket is None:
+                return None
+            return replace(confirm_cancel_reply(ctx, ticket, ctx.session.get(Event, ticket.event_id)),
+                           route_key="cancel_ticket")
+        if verb.startswith(BOOKING_STEMS) and argument.isdigit() and int(argument) >= 1:
+            listed = events.upcoming(ctx.session, limit=1, offset=int(argument) - 1)
+            if not listed:
+                return None
+            return replace(ask_seats_or_confirm(ctx, listed[0], None, "text"), route_key="register_event")
+        return None
+
+    @staticmethod
+    def _journey(ctx: TurnContext):
+        if is_cancelling(ctx.text):
+            key, start = "cancel_ticket", start_cancel
+        elif is_booking(ctx.text):
+            key, start = "register_event", start_registration
+        else:
+            return None
+        if len(events.find_events(ctx.session, ctx.text)) != 1:
+            return None
+        return key, start
 
 
 class JourneyDialogHandler:
