@@ -10,8 +10,9 @@ Measures (see docs/matching.md):
   ``Settings()`` defaults and the default evidence gates. On events_faq_dev.csv: top-1 accuracy of
   ``Decision.key`` (whatever the route) by language, then what the router does: in-scope rows answered
   (route faq/intent) and how many of those are right, clarified, sent to the LLM; out-of-scope rows
-  answered. Repeated with the built-in intents loaded too (the production catalogue), where the intent
-  ``human`` counts as right for the FAQ entry ``contact_human`` (they are the same request);
+  answered. Repeated with the built-in intents loaded too (the production catalogue), where an intent that
+  carries out what an FAQ entry describes counts as right for it (``INTENT_EQUIVALENTS``: human for
+  contact_human, register_event for tickets_buy, cancel_ticket for cancel_registration);
 * Banking77/ArBanking77: top-1 accuracy on dev by language with faq_train loaded;
 * latency of one ``decide`` call (rank + evidence) with the 77 Banking77 entries and with 10,000 synthetic
   entries, and fit times.
@@ -41,8 +42,11 @@ from bot.nlu.normalize import detect_language  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 ANSWER_ROUTES = ("faq", "intent")
-# With the built-in intents loaded, the intent "human" and the FAQ entry "contact_human" are the same request.
-INTENT_EQUIVALENTS = {"contact_human": {"human"}}
+# With the built-in intents loaded, an intent that does what the FAQ entry describes is the same request:
+# "human" hands over as contact_human says; "register_event" starts the booking tickets_buy explains ("I want to
+# reserve a place"), "cancel_ticket" the cancellation cancel_registration explains.
+INTENT_EQUIVALENTS = {"contact_human": {"human"}, "tickets_buy": {"register_event"},
+                      "cancel_registration": {"cancel_ticket"}}
 
 
 def faq_entries(path: Path, include_keywords: bool = True) -> list[FAQEntry]:
