@@ -323,3 +323,17 @@ def test_arabizi_function_words_do_not_count_against_coverage():
     # wain and el say how the text is written; parking is the only content word, and it is known.
     assert m.evidence("wain el parking", "parking")[1] == pytest.approx(1.0)
     assert m.evidence("wain el mat7af el watani", "parking")[1] < 0.5  # unknown content words still count
+
+
+def test_nearest_centroid_ignores_features_most_classes_share():
+    from scipy.sparse import csr_matrix
+    from bot.nlu.matcher import without_common_features
+    # features × classes (40 classes): feature 0 in every class, feature 1 in one, feature 2 in twelve
+    dense = [[1.0] * 40, [0.0] * 39 + [0.5], [0.25] * 12 + [0.0] * 28]
+    pruned = without_common_features(csr_matrix(dense), max_share=0.1).toarray()
+    assert not pruned[0].any(), "a feature every class has cannot tell classes apart"
+    assert pruned[1].tolist() == dense[1]
+    assert not pruned[2].any(), "twelve of forty classes is more than a 10 % share and more than ten"
+    assert without_common_features(csr_matrix(dense), max_share=1.0).toarray().tolist() == dense
+    small = [[1.0] * 5, [0.5, 0.5, 0, 0, 0]]  # a small catalogue keeps everything
+    assert without_common_features(csr_matrix(small), max_share=0.1).toarray().tolist() == small
