@@ -337,3 +337,12 @@ def test_nearest_centroid_ignores_features_most_classes_share():
     assert without_common_features(csr_matrix(dense), max_share=1.0).toarray().tolist() == dense
     small = [[1.0] * 5, [0.5, 0.5, 0, 0, 0]]  # a small catalogue keeps everything
     assert without_common_features(csr_matrix(small), max_share=0.1).toarray().tolist() == small
+
+
+def test_a_typo_is_one_edit_not_two():
+    from bot.nlu.normalize import one_edit_apart, word_concept
+    assert word_concept("ticekt") == word_concept("ticket") is not None  # two letters swapped
+    assert word_concept("parkng") == word_concept("parking") is not None  # one letter missing
+    # "status" and "starts" share the deletion "stats" but are two edits apart: not a typo of "starts"
+    assert word_concept("status") != word_concept("starts")
+    assert not one_edit_apart("status", "starts") and one_edit_apart("starts", "stats")

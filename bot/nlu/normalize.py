@@ -300,6 +300,7 @@ _CONCEPT_WORDS: dict[str, str] | None = None
 _CONCEPT_STEMS: dict[str, str] = {}
 _CONCEPT_PHRASES: dict[tuple[str, ...], str] = {}
 _CONCEPT_DELETES: dict[str, str] = {}
+_CONCEPT_DELETE_WORDS: dict[str, tuple[str, ...]] = {}  # deletion → the lexicon words it comes from
 FUZZY_MIN_LENGTH = {"latin": 5, "arabic": 6}
 """Words this long are also looked up with one typo after the first letter (a letter deleted, added,
 changed, or two swapped). Arabic needs longer words: its roots put many real words one letter apart
@@ -316,7 +317,7 @@ def _deletes(word: str) -> set[str]:
 
 
 def _concept_tables() -> dict[str, str]:
-    global _CONCEPT_WORDS, _CONCEPT_STEMS, _CONCEPT_PHRASES, _CONCEPT_DELETES
+    global _CONCEPT_WORDS, _CONCEPT_STEMS, _CONCEPT_PHRASES, _CONCEPT_DELETES, _CONCEPT_DELETE_WORDS
     if _CONCEPT_WORDS is None:
         from .lexicon import concept_index
         words, phrases = concept_index(lambda form: canonical_dialect(normalize(form)))
@@ -327,12 +328,15 @@ def _concept_tables() -> dict[str, str]:
         # One-edit neighbours by the symmetric-delete method: two words within one edit share a deletion
         # (or one is a deletion of the other). Ambiguous deletions (two concepts) are dropped.
         deletes: dict[str, str | None] = {}
+        sources: dict[str, list[str]] = {}
         for word, concept in words.items():
             if len(word) >= _fuzzy_min(word) - 1:
                 for variant in _deletes(word) | {word}:
                     deletes[variant] = concept if deletes.get(variant, concept) == concept else None
+                    sources.setdefault(variant, []).append(word)
         _CONCEPT_STEMS, _CONCEPT_PHRASES = stems, phrases
         _CONCEPT_DELETES = {k: v for k, v in deletes.items() if v is not None}
+        _CONCEPT_DELETE_WORDS = {k: tuple(sources[k]) for k in _CONCEPT_DELETES}
         _CONCEPT_WORDS = words
     return _CONCEPT_WORDS
 
@@ -345,10 +349,26 @@ def word_concept(token: str) -> str | None:
     if concept is None and len(token) >= 3:
         concept = next((_CONCEPT_STEMS[s] for s in light_stems(token) if s in _CONCEPT_STEMS), None)
     if concept is None and len(token) >= _fuzzy_min(token) and not token.isdigit():
-        # A typo: the token (or a deletion of it) is a lexicon word or one of its deletions.
+        # A typo: the token (or a deletion of it) is a lexicon word or one of its deletions — and really one
+        # edit from that word: deleting a different letter on each side meets words two edits apart
+        # ("status" and "starts" both give "stats").
         concept = next((_CONCEPT_DELETES[v] for v in (token, *sorted(_deletes(token)))
-                        if v in _CONCEPT_DELETES), None)
+                        if v in _CONCEPT_DELETES and any(one_edit_apart(token, w) for w in _CONCEPT_DELETE_WORDS[v])),
+                       None)
     return concept
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """True when `b` is `a` with one letter deleted, added or changed, or two neighbours swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return a == b
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        return a[i + 1:] == b[i + 1:] or (a[i:i + 2] == b[i:i + 2][::-1] and a[i + 2:] == b[i + 2:])
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return longer[i + 1:] == shorter[i:]
 
 
 def concepts(prepared: str) -> list[str]:
