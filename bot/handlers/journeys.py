@@ -449,13 +449,22 @@ class NamedEventHandler:
     clarifying question its other words lean to — the journey's own confirm step guards it."""
 
     def match(self, ctx: TurnContext) -> bool:
-        return self._command(ctx) is not None or self._journey(ctx) is not None
+        # The reply is built here, once: deciding needs the same queries that answering does. The router
+        # makes new handlers for every turn, so this holds one turn's answer.
+        self._reply = self._answer(ctx)
+        return self._reply is not None
 
     def handle(self, ctx: TurnContext) -> Reply:
+        return self._reply
+
+    def _answer(self, ctx: TurnContext) -> Reply | None:
         command = self._command(ctx)
         if command is not None:
             return replace(command, route="intent", confidence=1.0)
-        key, start = self._journey(ctx)
+        journey = self._journey(ctx)
+        if journey is None:
+            return None
+        key, start = journey
         # recognised by rule (a booking or cancelling verb and one event's name), like an intent's pattern
         return replace(start(ctx, 1.0), route="intent", route_key=key, confidence=1.0)
 
