@@ -1,7 +1,8 @@
 """The clock: `python -m bot.clock` (the Procfile's `clock:`) enqueues periodic jobs for the RQ workers.
 
 It builds the app once and runs RQ's cron scheduler, which enqueues `bot.jobs.send_reminders` on the
-`replies` queue every REMINDER_CHECK_SECONDS. Running two clocks by mistake costs an extra sweep, never a
+`replies` queue every REMINDER_CHECK_SECONDS, and, with the buffered intake, `bot.ingest.ingest_buffered`
+on the `intake` queue every INTAKE_SWEEP_SECONDS. Running two clocks by mistake costs an extra sweep, never a
 duplicate reminder: each reminder is claimed in the database before it is sent.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rq.serializers import JSONSerializer
 
 from bot import create_app
 from bot.errors import ConfigurationError
-from bot.queue import REPLIES_QUEUE
+from bot.queue import INTAKE_QUEUE, REPLIES_QUEUE
 from bot.runtime import runtime
 from bot.settings import Settings
 
@@ -65,6 +66,7 @@ def build_scheduler(connection: Redis, settings: Settings) -> CronScheduler:
     A sweep still queued one interval later is dropped (`ttl`): the next one does the same work, so a
     stopped worker does not come back to a pile of identical jobs.
     """
+    from bot.ingest import ingest_buffered
     from bot.jobs import send_reminders  # the jobs module needs the runtime, built by the factory
     if settings.reminder_check_seconds <= 0:
         raise ConfigurationError("REMINDER_CHECK_SECONDS must be positive for the clock to run")
@@ -72,6 +74,11 @@ def build_scheduler(connection: Redis, settings: Settings) -> CronScheduler:
     scheduler.register(send_reminders, REPLIES_QUEUE, interval=settings.reminder_check_seconds,
                        job_timeout=SWEEP_TIMEOUT_SECONDS, ttl=settings.reminder_check_seconds,
                        result_ttl=settings.reminder_check_seconds * 2, failure_ttl=7 * 86400)
+    if settings.buffered_intake and settings.intake_sweep_seconds > 0:
+        # a safety net only: every webhook that finds no ingest scheduled enqueues one itself
+        scheduler.register(ingest_buffered, INTAKE_QUEUE, interval=settings.intake_sweep_seconds,
+                           job_timeout=SWEEP_TIMEOUT_SECONDS, ttl=settings.intake_sweep_seconds,
+                           result_ttl=settings.intake_sweep_seconds * 2, failure_ttl=7 * 86400)
     return scheduler
 
 

@@ -74,17 +74,19 @@ class StoredTurn:
     conversation_id: int
 
 
-def store_inbound(connection: Connection, turn: InboundTurn, idle_gap: timedelta) -> StoredTurn | None:
+def store_inbound(connection: Connection, turn: InboundTurn, idle_gap: timedelta,
+                  now: datetime | None = None) -> StoredTurn | None:
     """Stores the turn in the connection's transaction (the caller commits).
 
     Args:
         connection: a connection inside a transaction (`engine.begin()`).
         turn: the parsed inbound message.
         idle_gap: silence after which the next message opens a new conversation.
+        now: when the webhook received it (the buffered intake stores it a moment later); default now.
     Returns:
         The stored ids, or None when this MessageSid was stored before (a duplicate delivery).
     """
-    now = utcnow()
+    now = now or utcnow()
     user_id = connection.execute(UPSERT_USER, {"phone": turn.phone, "wa_id": turn.wa_id,
                                                "display_name": turn.profile_name, "now": now}).scalar_one()
     conversation_id = active_conversation(connection, user_id, now, idle_gap)

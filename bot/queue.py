@@ -19,23 +19,49 @@ from rq.serializers import JSONSerializer
 log = logging.getLogger(__name__)
 
 REPLIES_QUEUE = "replies"
+INTAKE_QUEUE = "intake"  # listened to before `replies`: buffered turns are stored before answers are worked on
 REPLY_JOB = "bot.jobs.reply_to_user"
+INGEST_JOB = "bot.ingest.ingest_buffered"
 
 
 class TaskQueue(Protocol):
     def enqueue_reply(self, user_id: int, message_id: int) -> None:
         """Schedules the reply job for the user's pending turns (`message_id` names the job)."""
 
+    def enqueue_replies(self, turns: list[tuple[int, int]]) -> None:
+        """`enqueue_reply` for each (user id, message id), in one round trip where the queue allows."""
+
+
+REPLY_OPTIONS = dict(retry=Retry(max=2), timeout=600, failure_ttl=7 * 86400,
+                     # result_ttl=0 was tried: RQ then deletes each finished job, 9 more Redis round trips
+                     result_ttl=300)
+
 
 class RQTaskQueue:
     def __init__(self, connection: redis.Redis) -> None:
         self.queue = Queue(REPLIES_QUEUE, connection=connection, serializer=JSONSerializer)
+        self.intake = Queue(INTAKE_QUEUE, connection=connection, serializer=JSONSerializer)
+
+    @property
+    def queues(self) -> list[Queue]:
+        """What a worker listens to, in priority order."""
+        return [self.intake, self.queue]
 
     def enqueue_reply(self, user_id: int, message_id: int) -> None:
-        self.queue.enqueue(REPLY_JOB, user_id, job_id=f"reply-{message_id}", retry=Retry(max=2),
-                           # result_ttl=0 was tried: RQ then deletes each finished job, 9 more Redis round trips
-                           job_timeout=600, result_ttl=300, failure_ttl=7 * 86400,
-                           description=f"reply to user {user_id} (turn {message_id})")
+        self.enqueue_replies([(user_id, message_id)])
+
+    def enqueue_replies(self, turns: list[tuple[int, int]]) -> None:
+        if turns:
+            self.queue.enqueue_many([self._reply(user_id, message_id) for user_id, message_id in turns])
+
+    def enqueue_ingest(self) -> None:
+        """Schedules a run of the buffered intake (`bot.ingest`); overlapping runs are safe."""
+        self.intake.enqueue(INGEST_JOB, job_timeout=600, result_ttl=60, failure_ttl=7 * 86400,
+                            description="store buffered turns")
+
+    def _reply(self, user_id: int, message_id: int):
+        return Queue.prepare_data(REPLY_JOB, (user_id,), job_id=f"reply-{message_id}",
+                                  description=f"reply to user {user_id} (turn {message_id})", **REPLY_OPTIONS)
 
 
 class ThreadTaskQueue:
@@ -50,6 +76,10 @@ class ThreadTaskQueue:
     def enqueue_reply(self, user_id: int, message_id: int) -> None:
         self._ensure_thread()
         self._jobs.put(user_id)
+
+    def enqueue_replies(self, turns: list[tuple[int, int]]) -> None:
+        for user_id, message_id in turns:
+            self.enqueue_reply(user_id, message_id)
 
     def _ensure_thread(self) -> None:
         with self._start_lock:

@@ -11,6 +11,7 @@ from flask import Flask, current_app
 
 from bot.assistant import Assistant
 from bot.channels import Sender, make_sender
+from bot.intake_buffer import IntakeBuffer
 from bot.knowledge import KnowledgeCache
 from bot.llm import LanguageModel, make_llm
 from bot.locks import LocalLocks, RedisLocks
@@ -29,6 +30,7 @@ class Runtime:
     knowledge: KnowledgeCache
     assistant: Assistant
     clock: ThreadClock | None = None  # embedded mode only: the reminder sweep's thread
+    intake_buffer: IntakeBuffer | None = None  # INTAKE_MODE=buffered with Redis
 
     def init_app(self, app: Flask) -> None:
         app.extensions["runtime"] = self
@@ -44,7 +46,8 @@ def build_runtime(app: Flask, settings: Settings) -> Runtime:
     llm = make_llm(settings)
     return Runtime(settings=settings, sender=make_sender(settings), llm=llm, queue=queue, locks=locks,
                    redis=client, knowledge=KnowledgeCache(settings.match_high, settings.match_low),
-                   assistant=Assistant(llm, settings), clock=_embedded_clock(app, settings))
+                   assistant=Assistant(llm, settings), clock=_embedded_clock(app, settings),
+                   intake_buffer=IntakeBuffer(client) if settings.buffered_intake else None)
 
 
 def _embedded_clock(app: Flask, settings: Settings) -> ThreadClock | None:

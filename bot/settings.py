@@ -117,11 +117,18 @@ class Settings:
     reminder_template_sid_ar: str | None = None
     reminder_check_seconds: int = 300
     llm_tool_rounds: int = 4
+    intake_mode: str = "buffered"  # with Redis: buffered (the webhook writes Redis) or direct (PostgreSQL)
+    intake_sweep_seconds: int = 60
 
     @property
     def embedded_queue(self) -> bool:
         """No Redis configured: jobs run in a background thread of the web process."""
         return not self.redis_url
+
+    @property
+    def buffered_intake(self) -> bool:
+        """Webhooks hand turns to Redis and a job stores them (bot/intake_buffer.py); needs Redis."""
+        return bool(self.redis_url) and self.intake_mode == "buffered"
 
     @property
     def signing_token(self) -> str:
@@ -185,7 +192,12 @@ class Settings:
             reminder_check_seconds=int_or_default("REMINDER_CHECK_SECONDS", get("REMINDER_CHECK_SECONDS"),
                                                   cls.reminder_check_seconds),
             llm_tool_rounds=int_or_default("LLM_TOOL_ROUNDS", get("LLM_TOOL_ROUNDS"), cls.llm_tool_rounds),
+            intake_mode=(get("INTAKE_MODE") or cls.intake_mode).lower(),
+            intake_sweep_seconds=int_or_default("INTAKE_SWEEP_SECONDS", get("INTAKE_SWEEP_SECONDS"),
+                                                cls.intake_sweep_seconds),
         )
+        if settings.intake_mode not in ("buffered", "direct"):
+            raise ConfigurationError(f"INTAKE_MODE must be buffered or direct, got {settings.intake_mode!r}")
         if settings.env == "production":
             missing = [name for name in REQUIRED_IN_PRODUCTION if not get(name)]
             if missing:

@@ -9,6 +9,7 @@ import functools
 import logging
 from datetime import timedelta
 
+import redis
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
@@ -16,6 +17,7 @@ from bot.channels.twilio import clean_text, parse_inbound
 from bot.db import db
 from bot.errors import MalformedRequest
 from bot.intake import store_inbound
+from bot.intake_buffer import DUPLICATE, SCHEDULE
 from bot.runtime import runtime
 from bot.status import record_callback
 
@@ -57,6 +59,8 @@ def empty_twiml() -> Response:
 def inbound_message() -> Response:
     turn = parse_inbound(request.form)
     rt = runtime()
+    if rt.intake_buffer is not None and _buffered(rt, turn):
+        return empty_twiml()
     with db.engine.begin() as connection:
         stored = store_inbound(connection, turn, timedelta(minutes=rt.settings.conversation_idle_minutes))
     if stored is not None:
@@ -67,6 +71,24 @@ def inbound_message() -> Response:
         log.info("turn stored message_sid=%s message_id=%s user_id=%s", turn.channel_message_id,
                  stored.message_id, stored.user_id)
     return empty_twiml()
+
+
+def _buffered(rt, turn) -> bool:
+    """Hands the turn to Redis (bot/intake_buffer.py); False when Redis failed and the caller must store it
+    in PostgreSQL itself."""
+    try:
+        outcome = rt.intake_buffer.push(turn)
+    except redis.RedisError:
+        log.exception("intake buffer unavailable; storing directly message_sid=%s", turn.channel_message_id)
+        return False
+    if outcome == DUPLICATE:
+        log.info("duplicate delivery ignored message_sid=%s", turn.channel_message_id)
+    elif outcome == SCHEDULE:
+        try:
+            rt.queue.enqueue_ingest()
+        except Exception:  # noqa: BLE001 - buffered; the flag expires and the next message or sweep schedules it
+            log.exception("enqueue of the intake job failed message_sid=%s", turn.channel_message_id)
+    return True
 
 
 @bp.post("/status")

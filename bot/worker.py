@@ -2,7 +2,8 @@
 
 It builds the app once and keeps its context for every job. `SimpleWorker` runs jobs in this process rather
 than forking one child per job: reply jobs are short and I/O-bound, and forking would cost more than the job.
-Job timeouts still apply (SIGALRM in this main thread).
+Job timeouts still apply (SIGALRM in this main thread). It takes the `intake` queue (storing buffered turns,
+bot/ingest.py) before `replies`.
 """
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ def main() -> int:
             return 2
         with db.session_scope() as session:  # train the matcher now, not on the first user's message
             rt.knowledge.get(session)
-        worker = SimpleWorker([rt.queue.queue], connection=rt.redis, serializer=JSONSerializer)
+        if rt.intake_buffer is not None and rt.intake_buffer.size():
+            rt.queue.enqueue_ingest()  # turns buffered while no worker ran (or whose enqueue was lost)
+        worker = SimpleWorker(rt.queue.queues, connection=rt.redis, serializer=JSONSerializer)
         worker.work(logging_level=logging.getLevelName(logging.getLogger().level))
     return 0
 

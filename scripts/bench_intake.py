@@ -61,6 +61,7 @@ REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 BOT_NUMBER = "whatsapp:+14155238886"
 WEBHOOK_PATH = "/webhooks/twilio/messages"
 QUEUE_KEY = "rq:queue:replies"
+BUFFER_KEY = "bot:intake"  # INTAKE_MODE=buffered (the default): turns wait here until a worker stores them
 TARGETS = {"intake_ratio": 0.50, "webhook_p99_ms": 50.0, "drain_rps": 100.0, "e2e_p50_ms": 100.0}
 
 TEXTS = ["When does the festival start tonight?", "كم سعر التذكرة للحفلة؟",
@@ -711,6 +712,7 @@ def _intake_once(stack: Stack, gen: Generator, signer: Signer, args, tag: str) -
     hook_cpu["spread_retries"] = tries - 1
     stored = pg_query("SELECT count(*) FROM messages WHERE direction = 'inbound'")[0][0] - before_msgs
     queued = redis_client().llen(QUEUE_KEY)
+    buffered = redis_client().llen(BUFFER_KEY)
     hook_rps = rps(hook)
     return {
         "healthz": {"rps": round(health_rps, 1), "p50_ms": health["latency_us"]["p50"] / 1000,
@@ -721,7 +723,8 @@ def _intake_once(stack: Stack, gen: Generator, signer: Signer, args, tag: str) -
                     "p90_ms": hook["latency_us"]["p90"] / 1000, "p99_ms": hook["latency_us"]["p99"] / 1000,
                     "max_ms": hook["latency_us"]["max"] / 1000, "errors": hook["errors"],
                     "requests": hook["requests"], "duplicates_sent": hook.get("wrapped", 0),
-                    "turns_stored": stored, "jobs_queued": queued, "cpu_s": hook_cpu,
+                    "turns_stored": stored, "jobs_queued": queued, "turns_buffered": buffered,
+                    "cpu_s": hook_cpu,
                     "gunicorn_cpu_ms_per_request": round(1000 * hook_cpu["gunicorn"] / max(hook["requests"], 1), 3),
                     "postgres_cpu_ms_per_request": round(1000 * hook_cpu["postgres"] / max(hook["requests"], 1), 3)},
         "ratio": round(hook_rps / max(health_rps, 1e-9), 3),
@@ -754,6 +757,7 @@ def phase_drain(stack: Stack, signer: Signer, args, run: int) -> dict:
     signed = signer.batch(turns, pool=3, users=turns, tag=f"r{run}d")
     fill = post_all(stack, signed, args.connections, timeout=120)
     queued = redis_client().llen(QUEUE_KEY)
+    buffered = redis_client().llen(BUFFER_KEY)
     base = stack.fakes_cmd("count")["messages"]
     meter = CpuMeter({"worker": stack.worker_pids, "fakes": lambda: [stack.fakes.pid]})
     spawned = time.time()
@@ -767,7 +771,7 @@ def phase_drain(stack: Stack, signer: Signer, args, run: int) -> dict:
     first, last = (times[0], times[-1]) if times else (spawned, spawned)
     processed = pg_query("SELECT count(*) FROM messages WHERE direction = 'inbound' AND status = 'processed'")[0][0]
     return {"turns": turns, "fill_rps": round(rps(fill), 1), "fill_errors": fill["errors"], "jobs_queued": queued,
-            "replies": got, "processed": processed,
+            "turns_buffered": buffered, "replies": got, "processed": processed,
             "rps": round((got - 1) / (last - first), 1) if got > 1 and last > first else 0.0,
             "rps_incl_startup": round(got / (last - spawned), 1) if got and last > spawned else 0.0,
             "startup_s": round(first - spawned, 2), "drain_s": round(last - first, 2), "cpu_s": cpu,
@@ -958,7 +962,8 @@ def print_table(summary: dict, runs: list[dict], args) -> None:
     print(f"\ncode: {args.code}")
     print(f"bench_intake: {n} run(s), median shown; {args.connections} connections, {args.duration:g}s per "
           f"measurement, generator={args.generator_used}, WEB_CONCURRENCY={args.web_concurrency}, "
-          f"WEB_THREADS={args.web_threads}, fakes={'as-is' if args.fakes_as_is else 'TCP_NODELAY'}")
+          f"WEB_THREADS={args.web_threads}, INTAKE_MODE={args.intake_mode}, "
+          f"fakes={'as-is' if args.fakes_as_is else 'TCP_NODELAY'}")
     lines = [
         ("/healthz req/s", summary["healthz_rps"], "", "", "intake.healthz.rps"),
         ("webhook req/s (no worker)", summary["webhook_rps"], "", "", "intake.webhook.rps"),
@@ -1037,6 +1042,7 @@ def main() -> int:
         log("wrk not found (install: apt-get install -y wrk); using the Python asyncio generator")
     args.web_concurrency = os.environ.get("WEB_CONCURRENCY", "2 (default)")
     args.web_threads = os.environ.get("WEB_THREADS", "4 (default)")
+    args.intake_mode = os.environ.get("INTAKE_MODE", "buffered (default)")
 
     def on_signal(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")

@@ -1,0 +1,126 @@
+"""The buffered intake's job: move turns from Redis into PostgreSQL in arrival order, then queue replies.
+
+See bot/intake_buffer.py for the protocol. Runs on the `intake` queue (`bot.worker` listens to it first).
+One run at a time holds the intake lock; a run that finds it taken ends, because the holder looks at the
+buffer once more after releasing it — the same hand-over as `bot.jobs.reply_to_user`.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import select
+
+from bot.db import db
+from bot.intake import store_inbound
+from bot.intake_buffer import BufferedTurn, IntakeBuffer, decode
+from bot.runtime import runtime
+from models import Message
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+
+
+def ingest_buffered() -> int:
+    """Stores every buffered turn and enqueues the replies.
+
+    Returns:
+        How many items this run took off the buffer (stored, duplicates and dead letters).
+    """
+    rt = runtime()
+    buffer = rt.intake_buffer
+    if buffer is None:
+        return 0
+    taken = 0
+    while True:
+        lock = buffer.lock()
+        if not lock.acquire(blocking=False):
+            return taken
+        try:
+            buffer.clear_scheduled()
+            taken += _drain(buffer, lock)
+        finally:
+            try:
+                lock.release()
+            except Exception:  # noqa: BLE001 - expired and maybe taken over: nothing of ours to release
+                log.warning("intake lock had expired before release")
+        if buffer.size() == 0:
+            return taken
+
+
+def _drain(buffer: IntakeBuffer, lock) -> int:
+    rt = runtime()
+    idle_gap = timedelta(minutes=rt.settings.conversation_idle_minutes)
+    taken = 0
+    while True:
+        raw = buffer.peek(BATCH_SIZE)
+        if not raw:
+            return taken
+        turns = _decoded(buffer, raw)
+        try:
+            _store_batch(turns, idle_gap)
+        except _Unavailable:
+            raise
+        except Exception:  # noqa: BLE001 - one bad turn must not hold up the rest: store them one by one
+            log.exception("batch of %d buffered turns failed; storing one by one", len(turns))
+            turns = [(item, turn) for item, turn in turns if _store_alone(buffer, item, turn, idle_gap)]
+        # replies are queued before the items leave Redis: a crash in between re-stores nothing (unique
+        # MessageSid) and queues the replies again, which only finds the turns already answered
+        rt.queue.enqueue_replies(_awaiting_reply([turn.turn.channel_message_id for _, turn in turns]))
+        buffer.drop(len(raw))
+        lock.reacquire()
+        taken += len(raw)
+        log.info("ingested %d buffered turn(s)", len(raw))
+
+
+class _Unavailable(Exception):
+    """PostgreSQL is unreachable: the job fails and every item stays in Redis for the next run."""
+
+
+def _decoded(buffer: IntakeBuffer, raw: list[bytes]) -> list[tuple[bytes, BufferedTurn]]:
+    turns = []
+    for item in raw:
+        try:
+            turns.append((item, decode(item)))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("undecodable buffered turn dead-lettered: %s", exc)
+            buffer.dead_letter(item, f"{type(exc).__name__}: {exc}")
+    return turns
+
+
+def _store_batch(turns: list[tuple[bytes, BufferedTurn]], idle_gap: timedelta) -> None:
+    try:
+        with db.engine.begin() as connection:
+            for _, buffered in turns:
+                store_inbound(connection, buffered.turn, idle_gap, now=buffered.received_at)
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        raise _Unavailable(str(exc)) from exc
+
+
+def _store_alone(buffer: IntakeBuffer, item: bytes, buffered: BufferedTurn, idle_gap: timedelta) -> bool:
+    try:
+        _store_batch([(item, buffered)], idle_gap)
+        return True
+    except _Unavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - kept in the dead-letter list with its error, never dropped
+        log.exception("buffered turn dead-lettered message_sid=%s", buffered.turn.channel_message_id)
+        buffer.dead_letter(item, f"{type(exc).__name__}: {exc}")
+        return False
+
+
+def _awaiting_reply(sids: list[str]) -> list[tuple[int, int]]:
+    """(user id, latest such turn) for each user with one of these turns still unanswered: one reply job per
+    user is enough, since a job answers all of its user's waiting turns in order."""
+    if not sids:
+        return []
+    with db.engine.connect() as connection:
+        rows = connection.execute(select(Message.user_id, Message.id)
+                                  .where(Message.twilio_sid.in_(sids), Message.direction == "inbound",
+                                         Message.status == "received")).all()
+    latest: dict[int, int] = {}
+    for user_id, message_id in rows:
+        latest[user_id] = max(message_id, latest.get(user_id, 0))
+    return list(latest.items())
