@@ -64,8 +64,10 @@ class BufferedTurn:
 
 
 def encode(turn: InboundTurn, received_at: float) -> str:
-    return json.dumps({"v": 1, "at": received_at, "turn": asdict(turn)}, ensure_ascii=False,
-                      separators=(",", ":"))
+    fields = {"channel_message_id": turn.channel_message_id, "phone": turn.phone, "body": turn.body,
+              "message_type": turn.message_type, "wa_id": turn.wa_id, "profile_name": turn.profile_name,
+              "attachments": [asdict(a) for a in turn.attachments], "meta": turn.meta}
+    return json.dumps({"v": 1, "at": received_at, "turn": fields}, ensure_ascii=False, separators=(",", ":"))
 
 
 def decode(raw: bytes | str) -> BufferedTurn:

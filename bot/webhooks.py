@@ -6,6 +6,7 @@ happens here, so Twilio's 15-second limit is never at risk.
 from __future__ import annotations
 
 import functools
+import hmac
 import logging
 from datetime import timedelta
 
@@ -42,12 +43,21 @@ def twilio_signed(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         signature = request.headers.get("X-Twilio-Signature", "")
-        validator = current_app.extensions["twilio_validator"]
-        if not signature or not validator.validate(signed_url(), request.form, signature):
+        if not signature or not _valid_signature(signed_url(), request.form, signature):
             log.warning("rejected unsigned or forged request path=%s", request.path)
             abort(403)
         return view(*args, **kwargs)
     return wrapper
+
+
+def _valid_signature(url: str, form, signature: str) -> bool:
+    """RequestValidator.validate computes two HMACs (the URL with and without its port) on every request; the
+    URL as PUBLIC_BASE_URL spells it is what Twilio signs in the usual case, so that one is tried first and
+    `validate` (both variants) only when it does not match."""
+    validator = current_app.extensions["twilio_validator"]
+    if hmac.compare_digest(validator.compute_signature(url, form).encode(), signature.encode()):
+        return True
+    return validator.validate(url, form, signature)
 
 
 def empty_twiml() -> Response:

@@ -5,6 +5,7 @@ The `Client` is composed, never subclassed. `TWILIO_API_BASE_URL` points it at a
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from urllib.parse import urlsplit, urlunsplit
@@ -35,6 +36,7 @@ def clean_text(value: str | None) -> str:
     return (value or "").replace("\x00", "")
 
 
+@functools.lru_cache(maxsize=65536)
 def to_e164(address: str) -> str:
     """`whatsapp:+967 712-345-678` → `+967712345678`; raises MalformedRequest when it is no phone number."""
     raw = address[len(WHATSAPP_PREFIX):] if address.startswith(WHATSAPP_PREFIX) else address
