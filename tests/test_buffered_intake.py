@@ -1,0 +1,180 @@
+"""The buffered intake (INTAKE_MODE=buffered, the default with Redis): the webhook hands the turn to Redis,
+the `intake` job stores it in PostgreSQL in arrival order and queues the reply.
+
+Real Redis, real PostgreSQL, real RQ workers; failures are real (a Redis or PostgreSQL nobody listens on).
+"""
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from bot.db import db
+from bot.errors import ConfigurationError
+from bot.intake import store_inbound
+from bot.intake_buffer import BUFFER_KEY, DEAD_KEY, SCHEDULED_KEY, IntakeBuffer, decode
+from bot.runtime import runtime
+from bot.settings import Settings
+from models import Message, User
+from bot.webhooks import EMPTY_TWIML
+from tests.conftest import deliver_concurrently, inbound_params, run_jobs, send
+from tests.test_ordering import numbers, workers  # noqa: F401 - the two Procfile workers fixture
+
+DEAD_PORT_REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+def buffered(make_app):
+    return make_app(intake_mode="buffered")
+
+
+def inbound(session, phone):
+    return list(session.scalars(select(Message).join(User, User.id == Message.user_id)
+                                .where(User.phone == phone, Message.direction == "inbound")
+                                .order_by(Message.id)))
+
+
+def test_webhook_only_buffers_then_the_intake_job_stores_and_answers(buffered, redis_client, twilio):
+    client = buffered.test_client()
+    before = time.time()
+    response, sid = send(client, "+967712000401", "Is there parking?", profile="سارة")
+    assert response.status_code == 200 and response.data.decode() == EMPTY_TWIML
+    assert redis_client.llen(BUFFER_KEY) == 1
+    assert redis_client.exists(SCHEDULED_KEY)
+    with buffered.app_context(), db.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 0, "stored inside the request"
+    time.sleep(1.1)  # the stored time must be the webhook's, not the job's
+    run_jobs(buffered)
+    assert redis_client.llen(BUFFER_KEY) == 0
+    with buffered.app_context(), db.session_scope() as session:
+        [turn] = inbound(session, "+967712000401")
+        user = session.get(User, turn.user_id)
+        assert (turn.twilio_sid, turn.body, user.display_name) == (sid, "Is there parking?", "سارة")
+        assert turn.created_at.timestamp() - before < 1.0
+        assert turn.status == "processed"
+    assert [m["body"] for m in twilio.wait_for("+967712000401", 1)]
+
+
+def test_concurrent_deliveries_of_one_sid_buffer_once_and_answer_once(buffered, redis_client, twilio):
+    params = inbound_params("+967712000402", "duplicate delivery")
+    codes = deliver_concurrently(buffered, params, 20)
+    assert codes == [200] * 20
+    assert redis_client.llen(BUFFER_KEY) == 1
+    run_jobs(buffered)
+    run_jobs(buffered)
+    with buffered.app_context(), db.session_scope() as session:
+        assert len(inbound(session, "+967712000402")) == 1
+    assert len(twilio.wait_for("+967712000402", 1)) == 1
+    time.sleep(0.3)
+    assert len(twilio.sent_to("+967712000402")) == 1
+
+
+def test_replies_keep_arrival_order_across_two_workers(workers, make_app, twilio, llm):  # noqa: F811
+    client = make_app(intake_mode="buffered").test_client()
+    llm.delay = 0.05
+    users = ["+967712000411", "+967712000412", "+967712000413"]
+    for k in range(1, 7):
+        for phone in users:
+            send(client, phone, f"sequence {k}")
+    for phone in users:
+        got = twilio.wait_for(phone, 6, seconds=60)
+        assert numbers(got, "sequence ") == [1, 2, 3, 4, 5, 6], phone
+
+
+def test_redis_down_falls_back_to_storing_in_postgres(buffered, twilio):
+    with buffered.app_context():
+        runtime().intake_buffer = IntakeBuffer(redis.Redis.from_url(DEAD_PORT_REDIS, socket_connect_timeout=1))
+    client = buffered.test_client()
+    response, sid = send(client, "+967712000403", "hello while redis is down")
+    assert response.status_code == 200
+    with buffered.app_context(), db.session_scope() as session:
+        assert [m.twilio_sid for m in inbound(session, "+967712000403")] == [sid]
+    run_jobs(buffered)  # the reply job went to the queue's own (working) Redis
+    assert twilio.wait_for("+967712000403", 1)
+
+
+def test_a_rerun_after_a_crash_between_storing_and_trimming_stores_and_answers_once(buffered, redis_client,
+                                                                                      twilio):
+    client = buffered.test_client()
+    send(client, "+967712000404", "first")
+    send(client, "+967712000404", "second")
+    # the crash: a run stored both turns and died before queueing replies and trimming the buffer
+    with buffered.app_context(), db.engine.begin() as connection:
+        for raw in redis_client.lrange(BUFFER_KEY, 0, -1):
+            item = decode(raw)
+            store_inbound(connection, item.turn, timedelta(hours=4), now=item.received_at)
+    redis_client.delete("rq:queue:intake")  # and its job is gone with it
+    with buffered.app_context():
+        runtime().queue.enqueue_ingest()  # the next push, sweep or worker start-up
+    run_jobs(buffered)
+    assert redis_client.llen(BUFFER_KEY) == 0
+    with buffered.app_context(), db.session_scope() as session:
+        turns = inbound(session, "+967712000404")
+        assert [t.body for t in turns] == ["first", "second"]
+        assert {t.status for t in turns} == {"processed"}
+    got = twilio.wait_for("+967712000404", 2)
+    time.sleep(0.3)
+    assert len(twilio.sent_to("+967712000404")) == 2 and "first" in got[0]["body"]
+
+
+def test_an_undecodable_item_is_dead_lettered_and_the_rest_still_stored(buffered, redis_client, twilio):
+    client = buffered.test_client()
+    redis_client.rpush(BUFFER_KEY, b"{not json")
+    send(client, "+967712000405", "after the bad item")
+    run_jobs(buffered)
+    assert redis_client.llen(BUFFER_KEY) == 0
+    [dead] = [json.loads(x) for x in redis_client.lrange(DEAD_KEY, 0, -1)]
+    assert dead["item"] == "{not json" and "JSONDecodeError" in dead["error"]
+    assert twilio.wait_for("+967712000405", 1)
+
+
+def test_a_turn_the_database_rejects_is_dead_lettered_alone(buffered, redis_client, twilio):
+    client = buffered.test_client()
+    send(client, "+967712000406", "good one")
+    # a well-formed item whose MessageSid is longer than the column: PostgreSQL refuses it (DataError)
+    raw = json.loads(redis_client.lrange(BUFFER_KEY, 0, 0)[0])
+    raw["turn"]["channel_message_id"] = "SM" + "x" * 200
+    redis_client.lpush(BUFFER_KEY, json.dumps(raw))
+    run_jobs(buffered)
+    assert redis_client.llen(BUFFER_KEY) == 0
+    [dead] = [json.loads(x) for x in redis_client.lrange(DEAD_KEY, 0, -1)]
+    assert "DataError" in dead["error"]
+    with buffered.app_context(), db.session_scope() as session:
+        assert [t.body for t in inbound(session, "+967712000406")] == ["good one"]
+    assert twilio.wait_for("+967712000406", 1)
+
+
+def test_with_postgres_down_the_turns_wait_in_redis(buffered, make_app, redis_client, twilio):
+    send(buffered.test_client(), "+967712000407", "kept while the database is down")
+    down = make_app(intake_mode="buffered", database_url="postgresql+psycopg2://postgres@127.0.0.1:1/none")
+    run_jobs(down)
+    assert redis_client.llen(BUFFER_KEY) == 1, "a turn left Redis without reaching PostgreSQL"
+    assert not redis_client.llen(DEAD_KEY)
+    back = make_app(intake_mode="buffered")  # the database is back (`db` follows the latest app built)
+    with back.app_context():
+        runtime().queue.enqueue_ingest()
+    run_jobs(back)
+    assert redis_client.llen(BUFFER_KEY) == 0
+    assert twilio.wait_for("+967712000407", 1)
+
+
+def test_the_clock_sweeps_the_buffer_as_a_safety_net(settings):
+    from bot.clock import build_scheduler
+    client = redis.Redis.from_url(settings.redis_url)
+    names = lambda s: {job.func_name for job in s._cron_jobs}  # noqa: E731
+    scheduler = build_scheduler(client, settings.replace(intake_mode="buffered", reminder_check_seconds=300))
+    assert "bot.ingest.ingest_buffered" in names(scheduler)
+    scheduler = build_scheduler(client, settings.replace(intake_mode="direct", reminder_check_seconds=300))
+    assert "bot.ingest.ingest_buffered" not in names(scheduler)
+
+
+def test_intake_mode_is_validated():
+    assert Settings.from_env({"INTAKE_MODE": "Direct"}).intake_mode == "direct"
+    assert Settings.from_env({"REDIS_URL": "redis://x"}).buffered_intake
+    assert not Settings.from_env({}).buffered_intake  # no Redis: the embedded mode stores directly
+    with pytest.raises(ConfigurationError, match="INTAKE_MODE"):
+        Settings.from_env({"INTAKE_MODE": "sometimes"})
