@@ -27,6 +27,7 @@ from models.migrate import upgrade
 db_cli = AppGroup("db", help="Database schema.")
 users_cli = AppGroup("users", help="Users and their data.")
 replies_cli = AppGroup("replies", help="Reply jobs.")
+intake_cli = AppGroup("intake", help="The buffered intake (INTAKE_MODE=buffered).")
 
 
 @db_cli.command("upgrade")
@@ -68,10 +69,50 @@ def replies_requeue(older_than: int) -> None:
     click.echo(f"requeued {len(waiting)} user(s)")
 
 
+def _buffer():
+    buffer = runtime().intake_buffer
+    if buffer is None:
+        click.echo("error: the buffered intake is off (no REDIS_URL, or INTAKE_MODE=direct)", err=True)
+        sys.exit(1)
+    return buffer
+
+
+@intake_cli.command("status")
+def intake_status() -> None:
+    """Prints how many turns wait in Redis and how many were dead-lettered, as JSON."""
+    buffer = _buffer()
+    click.echo(json.dumps({"buffered": buffer.size(), "dead_letters": len(buffer.dead_letters())}))
+
+
+@intake_cli.command("dead")
+def intake_dead() -> None:
+    """Lists dead-lettered turns (items that could not be stored) with their errors, one JSON object a line."""
+    for letter in _buffer().dead_letters():
+        click.echo(json.dumps(letter, ensure_ascii=False))
+
+
+@intake_cli.command("retry-dead")
+def intake_retry_dead() -> None:
+    """Moves every dead letter back into the buffer and schedules a run (after the cause was fixed)."""
+    moved = _buffer().retry_dead()
+    if moved:
+        runtime().queue.enqueue_ingest()
+    click.echo(f"moved {moved} dead letter(s) back to the buffer")
+
+
+@intake_cli.command("drain")
+def intake_drain() -> None:
+    """Stores every buffered turn now, in this process (what the `intake` job does)."""
+    from bot.ingest import ingest_buffered
+    _buffer()
+    click.echo(f"took {ingest_buffered()} item(s) off the buffer")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(replies_cli)
+    app.cli.add_command(intake_cli)
     app.cli.add_command(faq_cli)
     app.cli.add_command(reminders_cli)
     app.cli.add_command(events_cli)

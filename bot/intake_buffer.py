@@ -119,5 +119,13 @@ class IntakeBuffer:
     def dead_letters(self) -> list[dict]:
         return [json.loads(raw) for raw in self.client.lrange(DEAD_KEY, 0, -1)]
 
+    def retry_dead(self) -> int:
+        """Moves every dead letter's item back to the buffer's tail; returns how many."""
+        moved = 0
+        while (raw := self.client.lpop(DEAD_KEY)) is not None:
+            self.client.rpush(BUFFER_KEY, json.loads(raw)["item"])
+            moved += 1
+        return moved
+
     def lock(self):
         return self.client.lock(LOCK_KEY, timeout=self.lock_seconds)

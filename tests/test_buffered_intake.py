@@ -178,3 +178,23 @@ def test_intake_mode_is_validated():
     assert not Settings.from_env({}).buffered_intake  # no Redis: the embedded mode stores directly
     with pytest.raises(ConfigurationError, match="INTAKE_MODE"):
         Settings.from_env({"INTAKE_MODE": "sometimes"})
+
+
+def test_intake_commands_show_and_retry_dead_letters(buffered, redis_client, twilio):
+    runner = buffered.test_cli_runner()
+    send(buffered.test_client(), "+967712000408", "will be dead-lettered once")
+    raw = redis_client.lpop(BUFFER_KEY)
+    IntakeBuffer(redis_client).dead_letter(raw, "OperationalError: simulated outage")
+    assert json.loads(runner.invoke(args=["intake", "status"]).output) == {"buffered": 0, "dead_letters": 1}
+    listed = runner.invoke(args=["intake", "dead"]).output
+    assert "simulated outage" in listed and "will be dead-lettered once" in listed
+    assert "moved 1 dead letter" in runner.invoke(args=["intake", "retry-dead"]).output
+    assert "took 1 item" in runner.invoke(args=["intake", "drain"]).output
+    run_jobs(buffered)
+    assert twilio.wait_for("+967712000408", 1)
+    assert json.loads(runner.invoke(args=["intake", "status"]).output) == {"buffered": 0, "dead_letters": 0}
+
+
+def test_intake_commands_say_when_the_buffer_is_off(app):
+    result = app.test_cli_runner().invoke(args=["intake", "status"])
+    assert result.exit_code == 1 and "buffered intake is off" in result.output
