@@ -39,7 +39,15 @@ def signed_url() -> str:
     return base + request.path + (f"?{query}" if query else "")
 
 
-def twilio_form() -> dict[str, str]:
+class TwilioForm(dict):
+    """A plain dict that RequestValidator reads without exceptions: it looks for `getall` (Flask's MultiDict
+    has `getlist`), then `getlist`, then indexes — two exceptions per parameter for a dict."""
+
+    def getall(self, name: str) -> list[str]:
+        return [self[name]]
+
+
+def twilio_form() -> TwilioForm:
     """The form Twilio posted, as a plain dict, parsed once per request.
 
     Twilio sends each parameter once (MediaUrl0, MediaUrl1, ... are distinct names), so a dict loses nothing
@@ -50,10 +58,10 @@ def twilio_form() -> dict[str, str]:
     form = request.environ.get("bot.form")
     if form is None:
         if request.mimetype != "application/x-www-form-urlencoded":
-            form = request.form.to_dict()
+            form = TwilioForm(request.form.to_dict())
         else:
             body = request.get_data(cache=True).decode("utf-8", "replace")
-            form = dict(parse_qsl(body, keep_blank_values=True))
+            form = TwilioForm(parse_qsl(body, keep_blank_values=True))
         request.environ["bot.form"] = form
     return form
 
