@@ -119,6 +119,7 @@ class Settings:
     llm_tool_rounds: int = 4
     intake_mode: str = "buffered"  # with Redis: buffered (the webhook writes Redis) or direct (PostgreSQL)
     intake_sweep_seconds: int = 60
+    worker_threads: int = 4
 
     @property
     def embedded_queue(self) -> bool:
@@ -193,6 +194,7 @@ class Settings:
                                                   cls.reminder_check_seconds),
             llm_tool_rounds=int_or_default("LLM_TOOL_ROUNDS", get("LLM_TOOL_ROUNDS"), cls.llm_tool_rounds),
             intake_mode=(get("INTAKE_MODE") or cls.intake_mode).lower(),
+            worker_threads=int_or_default("WORKER_THREADS", get("WORKER_THREADS"), cls.worker_threads),
             intake_sweep_seconds=int_or_default("INTAKE_SWEEP_SECONDS", get("INTAKE_SWEEP_SECONDS"),
                                                 cls.intake_sweep_seconds),
         )

@@ -1,22 +1,91 @@
 """The RQ worker: `python -m bot.worker` (the Procfile's `worker:`); run several side by side.
 
-It builds the app once and keeps its context for every job. `SimpleWorker` runs jobs in this process rather
-than forking one child per job: reply jobs are short and I/O-bound, and forking would cost more than the job.
-Job timeouts still apply (SIGALRM in this main thread). It takes the `intake` queue (storing buffered turns,
-bot/ingest.py) before `replies`.
+It builds the app once and keeps its context for every job. Jobs run in this process (RQ's `SimpleWorker`)
+rather than in one forked child per job: reply jobs are short and I/O-bound, and forking would cost more
+than the job. Every worker takes the `intake` queue (storing buffered turns, bot/ingest.py) before `replies`.
+
+WORKER_THREADS (default 4) RQ workers run in threads of this one process, each registered with RQ under its
+own name. A reply spends most of its time waiting — on the LLM (seconds, with a real one), on Twilio, on
+PostgreSQL — so one process with a single job at a time would leave its core idle and every other user
+queued behind one LLM call. Threads share the trained matcher, the database pool and the HTTP clients. Per
+user order does not depend on it: a job holds its user's Redis lock (bot/jobs.py). Job timeouts use RQ's
+`TimerDeathPenalty` (SIGALRM reaches only the main thread). On SIGTERM or SIGINT every worker finishes the
+job in hand and stops; idle ones notice within `IDLE_POLL_SECONDS`. With WORKER_THREADS=1 the worker runs in
+the main thread exactly as plain `SimpleWorker` does.
 """
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 
+from flask import Flask
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
+from rq.timeouts import TimerDeathPenalty
+from rq.worker.base import StopRequested
 
 from bot import create_app
 from bot.db import db
 from bot.errors import ConfigurationError
 from bot.runtime import runtime
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL_SECONDS = 1
+
+
+class ThreadWorker(SimpleWorker):
+    """A `SimpleWorker` that can run in a thread other than the main one."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        """Signals reach the main thread only; `serve` turns them into `request_warm_stop`."""
+
+    def request_warm_stop(self) -> None:
+        self._stop_requested = True  # RQ's loop checks it before each dequeue
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        # RQ's idle wait only ends with a job; wake every IDLE_POLL_SECONDS to notice a stop request
+        while True:
+            if self._stop_requested:
+                raise StopRequested()
+            result = super().dequeue_job_and_maintain_ttl(IDLE_POLL_SECONDS, max_idle_time=IDLE_POLL_SECONDS)
+            if result is not None:
+                return result
+
+
+def serve(app: Flask, threads: int) -> None:
+    """Runs `threads` RQ workers in this process until SIGTERM/SIGINT (then each finishes its job)."""
+    with app.app_context():
+        rt = runtime()
+        level = logging.getLevelName(logging.getLogger().level)
+        workers = [ThreadWorker(rt.queue.queues, connection=rt.redis, serializer=JSONSerializer)
+                   for _ in range(threads)]
+
+    def run(worker: ThreadWorker) -> None:
+        with app.app_context():
+            try:
+                worker.work(logging_level=level)
+            finally:
+                db.session.remove()
+
+    def stop(signum, _frame) -> None:
+        log.info("signal %s: the workers stop after the jobs in hand", signum)
+        for worker in workers:
+            worker.request_warm_stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    running = [threading.Thread(target=run, args=(w,), name=f"rq-worker-{i}", daemon=True)
+               for i, w in enumerate(workers)]
+    for thread in running:
+        thread.start()
+    for thread in running:
+        while thread.is_alive():
+            thread.join(timeout=0.5)  # short joins keep the main thread responsive to signals
 
 
 def main() -> int:
@@ -35,8 +104,12 @@ def main() -> int:
             rt.knowledge.get(session)
         if rt.intake_buffer is not None and rt.intake_buffer.size():
             rt.queue.enqueue_ingest()  # turns buffered while no worker ran (or whose enqueue was lost)
-        worker = SimpleWorker(rt.queue.queues, connection=rt.redis, serializer=JSONSerializer)
-        worker.work(logging_level=logging.getLevelName(logging.getLogger().level))
+        threads = rt.settings.worker_threads
+        if threads <= 1:
+            worker = SimpleWorker(rt.queue.queues, connection=rt.redis, serializer=JSONSerializer)
+            worker.work(logging_level=logging.getLevelName(logging.getLogger().level))
+            return 0
+    serve(app, threads)
     return 0
 
 
