@@ -56,7 +56,7 @@ PG_ADMIN = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 # A name of our own per invocation: a fixed name could be dropped or reused by another run on this shared server.
 DB_NAME = f"bench_intake_{os.getpid()}"
 LOCK_PATH = "/tmp/bench_intake.lock"  # one benchmark at a time: they share Redis db 13 and the CPUs
-REDIS_DB = 13
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "13"))  # scripts/bench_profile.py also uses 13: not both at once
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 BOT_NUMBER = "whatsapp:+14155238886"
 WEBHOOK_PATH = "/webhooks/twilio/messages"
