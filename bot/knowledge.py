@@ -33,6 +33,9 @@ MATCHER_CACHE = INSTANCE_DIR / "matcher-cache"
 MATCHER_SOURCES = tuple(Path(__file__).resolve().parent / "nlu" / name
                         for name in ("matcher.py", "normalize.py", "entries.py", "lexicon.py"))
 CACHE_KEEP = 8
+# Read once, when this module (and so the matcher) is imported: a source edited while a process runs must not
+# label a model that the already loaded code fits.
+_SOURCES_DIGEST = hashlib.sha256(b"".join(source.read_bytes() for source in MATCHER_SOURCES)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -145,8 +148,7 @@ class Knowledge:
 def _fingerprint(entries: list[Entry]) -> str:
     """Changes with the entries, the matcher's code and scikit-learn's version."""
     digest = hashlib.sha256(sklearn.__version__.encode())
-    for source in MATCHER_SOURCES:
-        digest.update(source.read_bytes())
+    digest.update(_SOURCES_DIGEST.encode())
     digest.update(json.dumps([(e.key, e.kind, list(e.examples), list(e.context)) for e in entries],
                              ensure_ascii=False).encode())
     return digest.hexdigest()[:32]

@@ -4,6 +4,7 @@
     .venv/bin/python scripts/bench_matching.py            # table
     .venv/bin/python scripts/bench_matching.py --json     # machine-readable
     .venv/bin/python scripts/bench_matching.py --fit-temperature   # also re-run the CV calibration
+    .venv/bin/python scripts/bench_matching.py --cv-pair-weight 0,0.5,0.7,1,1.5   # only the pair-weight CV
 
 Measures (see docs/matching.md):
 * events FAQ: ``Knowledge(intents=[], faqs=events_faq.csv, high, low)`` with high/low from the
@@ -37,7 +38,7 @@ from bot.faq_io import FAQRow, read_faq_file  # noqa: E402
 from bot.intents import load_intents  # noqa: E402
 from bot.knowledge import FAQEntry, Gates, Knowledge  # noqa: E402
 from bot.nlu.entries import Entry, load_queries  # noqa: E402
-from bot.nlu.matcher import fit_temperature  # noqa: E402
+from bot.nlu.matcher import MatcherConfig, cross_validated_scores, fit_temperature  # noqa: E402
 from bot.nlu.normalize import detect_language  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
@@ -174,6 +175,20 @@ def latency(knowledge: Knowledge, queries: list[str]) -> dict:
                for stat, fn in (("p50", statistics.median), ("p99", p99))}}
 
 
+def cv_pair_weight(train: Path, weights: list[float], language: str = "en", folds: int = 5) -> dict:
+    """Top-1 of ``folds``-fold cross-validation over Banking77's training phrasings in one language (with the
+    answers as context, as Knowledge passes them) for each ``MatcherConfig.pair_weight``: how the weight of
+    the content-word pair channel was chosen, without the dev set."""
+    faqs = faq_entries(train, include_keywords=False)
+    entries = [Entry(f.key, "faq", f.questions_en if language == "en" else f.questions_ar,
+                     tuple(a for a in (f.answer_en, f.answer_ar) if a)) for f in faqs]
+    out = {}
+    for weight in weights:
+        scores, truth = cross_validated_scores(entries, folds, MatcherConfig(pair_weight=weight))
+        out[weight] = {"n": len(truth), "top1": float((scores.argmax(axis=1) == truth).mean())}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events-faq", type=Path, default=DEFAULT_EVAL / "events_faq.csv")
@@ -184,8 +199,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=2000, help="latency queries")
     ap.add_argument("--fit-temperature", action="store_true", help="re-fit softmax temperatures by 5-fold CV")
     ap.add_argument("--skip-banking", action="store_true", help="skip Banking77 accuracy and its 77-entry latency")
+    ap.add_argument("--cv-pair-weight", metavar="W,W,…",
+                    help="only cross-validate these pair-channel weights on the Banking77 training file and exit")
+    ap.add_argument("--cv-language", default="en", choices=("en", "ar"))
+    ap.add_argument("--cv-folds", type=int, default=5)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    if args.cv_pair_weight:
+        weights = [float(w) for w in args.cv_pair_weight.split(",")]
+        cv = cv_pair_weight(args.banking_train, weights, args.cv_language, args.cv_folds)
+        if args.json:
+            print(json.dumps(cv, indent=2))
+        else:
+            for weight, r in cv.items():
+                print(f"pair_weight {weight}: {args.cv_folds}-fold CV top-1 {args.cv_language.upper()} "
+                      f"{100 * r['top1']:.2f}% (n={r['n']})")
+        return 0
     settings = Settings()
     high, low = settings.match_high, settings.match_low
     gates = Gates()

@@ -31,3 +31,10 @@ def test_a_damaged_cache_file_is_refitted(tmp_path, monkeypatch):
     [cached] = list(tmp_path.glob("*.pkl"))
     cached.write_bytes(b"not a pickle")
     assert knowledge.trained_matcher(ENTRIES).rank("how much is a ticket", 1)[0][0] == "price"
+
+
+def test_the_cache_key_follows_the_matcher_code_this_process_loaded(monkeypatch):
+    key = knowledge._fingerprint(ENTRIES)
+    assert knowledge._fingerprint(ENTRIES) == key
+    monkeypatch.setattr(knowledge, "_SOURCES_DIGEST", "other matcher code")
+    assert knowledge._fingerprint(ENTRIES) != key

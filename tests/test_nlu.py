@@ -9,8 +9,8 @@ import pytest
 from bot.nlu.entries import Entry, load_faq_csv, split_phrasings
 from bot.nlu.matcher import THRESHOLDS, Matcher, MatcherConfig
 from bot.nlu.matcher import prepare
-from bot.nlu.normalize import (arabic_skeleton, arabizi_skeleton, canonical_dialect, concepts, detect_language,
-                               is_arabizi, light_stem, light_stems, normalize, strip_arabic_prefix, word_concept)
+from bot.nlu.normalize import (arabic_skeleton, arabizi_skeleton, canonical_dialect, concepts, content_pairs,
+                               detect_language, is_arabizi, light_stem, light_stems, normalize, strip_arabic_prefix, word_concept)
 
 # --- normalize ---------------------------------------------------------------------------------------
 
@@ -111,6 +111,16 @@ def test_concepts_tolerate_one_typo_after_the_first_letter():
     assert word_concept("wheelchiar") == "wheelchair"
     assert word_concept("please") is None  # "lease" is one edit away, but in the first letter
     assert word_concept("tiket") == "ticket" and word_concept("tick") is None  # short words only exactly
+
+
+def test_content_pairs_join_two_content_words_anywhere_in_the_text():
+    assert content_pairs(prepare("Why do I have to verify my identity?")) == [
+        "identity+verify", "identity+why", "verify+why"]
+    # light stems, unordered, no duplicates; closed-class words (but not negation) are skipped
+    assert content_pairs(prepare("my top-up is pending")) == content_pairs(prepare("pending top up"))
+    assert "not+work" in content_pairs(prepare("it is not working"))
+    assert content_pairs(prepare("wifi")) == content_pairs(prepare("is it")) == []
+    assert len(content_pairs(prepare("وين مواقف السيارات"))) == 3
 
 
 def test_canonical_dialect_question_words():
@@ -242,6 +252,14 @@ def test_edge_catalogues():
     assert two.rank("the address please", k=2)[0][0] == "venue_location"
     with pytest.raises(ValueError):
         Matcher().fit([ENTRIES[0], ENTRIES[0]])
+
+
+def test_pair_channel_is_left_out_when_no_text_has_two_content_words():
+    keywords = Matcher().fit([Entry("wifi", "faq", ("wifi",)), Entry("parking", "faq", ("parking",))])
+    assert keywords.rank("wifi", 1)[0][0] == "wifi"
+    pairs = Matcher().fit(ENTRIES)
+    assert len(pairs._main.vectorizers) == len(keywords._main.vectorizers) + 1
+    assert len(Matcher(MatcherConfig(pair_weight=0)).fit(ENTRIES)._main.vectorizers) == len(pairs._main.vectorizers) - 1
 
 
 def test_centroid_mode_for_large_catalogues():

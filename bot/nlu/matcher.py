@@ -4,7 +4,8 @@ Design (measured in docs/matching.md):
 
 * Every example and query goes through ``normalize`` + ``canonical_dialect``.
 * Features: TF-IDF of char_wb 2–5-grams (robust to typos, clitics and inflection in both scripts) joined
-  with TF-IDF of word 1–2-grams (word order and exact words), rows L2-normalised.
+  with TF-IDF of word 1–2-grams (word order and exact words) and of unordered content-word pairs
+  (``content_pairs``: two words that matter together wherever they stand), rows L2-normalised.
 * Scorer: one-vs-rest linear SVM. Catalogues too big for dense per-class weights (classes × features over
   ``max_linear_weights``) fall back to nearest-centroid cosine, which scales to 10,000+ entries.
 * Arabizi queries ("kam si3r el tadhkara") are also scored by a second SVM trained on the consonant
@@ -33,7 +34,7 @@ from sklearn.svm import LinearSVC
 
 from .entries import Entry
 from .normalize import (ARABIZI_WORDS, arabic_skeleton, arabizi_skeleton, canonical_dialect, concept_text,
-                        is_arabizi, light_stem, light_stems, normalize, word_concept)
+                        content_pairs, is_arabizi, light_stem, light_stems, normalize, word_concept)
 
 SEED = 0
 THRESHOLDS: tuple[float, float] = (0.6, 0.3)
@@ -79,6 +80,10 @@ class MatcherConfig:
     context_coverage: bool = False
     # Supervised term weighting: each feature's IDF × (1 + this × (1 − H(class | feature) / log K)). 0 = off.
     supervised_weight: float = 0.0
+    # Channel of unordered content-word pairs (``content_pairs``) in the main view, with this weight next to
+    # char_wb and word (before the row is L2-normalised). 0 = off. Chosen by 5-fold CV on Banking77's English
+    # training phrasings (docs/matching.md).
+    pair_weight: float = 1.0
 
 
 def stem_text(text: str) -> str:
@@ -111,6 +116,10 @@ class _View:
         if config.stem_ngrams and stems:
             self.vectorizers.append(_tfidf("word", config.stem_ngrams, stem_text))
             self.channel_weights.append(1.0)
+        if config.pair_weight and stems:
+            self.vectorizers.append(TfidfVectorizer(analyzer=content_pairs, sublinear_tf=True, lowercase=False,
+                                                    dtype=np.float32))
+            self.channel_weights.append(config.pair_weight)
         if config.concept_weight and stems:
             self.vectorizers.append(_tfidf("word", (1, 1), concept_text))
             self.channel_weights.append(config.concept_weight)
@@ -134,6 +143,10 @@ class _View:
             # No text mentions a lexicon concept: the channel would have an empty vocabulary.
             self.vectorizers, self.channel_weights = self.vectorizers[:-1], self.channel_weights[:-1]
             self.no_concepts = True
+        if self.config.pair_weight and self.stems and not any(content_pairs(t) for t in texts):
+            # No text has two content words (a catalogue of keywords): the pair channel would be empty.
+            drop = next(i for i, v in enumerate(self.vectorizers) if v.analyzer is content_pairs)
+            del self.vectorizers[drop], self.channel_weights[drop]
         context = np.zeros(len(texts), dtype=bool) if context is None else context
         parts = [v.fit_transform(texts) for v in self.vectorizers]
         if self.config.supervised_weight:

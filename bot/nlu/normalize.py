@@ -129,6 +129,33 @@ def light_stems(token: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(stems))
 
 
+# English closed-class words (articles, pronouns, auxiliaries and modals, prepositions, conjunctions) left out
+# of ``content_pairs``, as ``normalize`` spells them (apostrophes deleted: im, ive, its). Negation and
+# question words stay: they carry a request's intent ("not working"; "why" vs "how" to verify).
+# scikit-learn's stop list is not used: it also drops content words such as "top", "up", "bill", "call".
+PAIR_STOP_WORDS: frozenset[str] = frozenset("""
+a an the this that these those there here it its itself
+i me my mine myself im ive id ill you your yours yourself youre youve we us our ours ourselves
+he him his she her hers they them their theirs
+am is are was were be been being do does did doing have has had having
+will would shall should can could may might must
+of in on at to for from with by about into onto over under as than
+and or but if so then because while also just
+""".split())
+
+
+def content_pairs(prepared: str) -> list[str]:
+    """Every unordered pair of distinct content-word light stems of a prepared text ("top+pend", "fail+top").
+
+    A linear model over words adds their evidence independently; a pair feature lets it weigh two words
+    *together* anywhere in the sentence (top-up + pending vs top-up + failed), which word bigrams see only
+    when the words are adjacent. English closed-class words (``PAIR_STOP_WORDS``) and one-letter tokens are
+    skipped; Arabic words are all kept.
+    """
+    stems = sorted({light_stem(w) for w in prepared.split() if len(w) > 1 and w not in PAIR_STOP_WORDS})
+    return [f"{a}+{b}" for i, a in enumerate(stems) for b in stems[i + 1:]]
+
+
 # --- Language detection ------------------------------------------------------------------------------
 
 # Very common Arabizi function/question words that are not English words (so "fee", "min", "hal" and
