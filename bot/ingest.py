@@ -46,6 +46,10 @@ def ingest_buffered() -> int:
                 lock.release()
             except Exception:  # noqa: BLE001 - expired and maybe taken over: nothing of ours to release
                 log.warning("intake lock had expired before release")
+            # A push during the drain set the flag again and its job found the lock taken and ended: that
+            # push relies on us. Clear the flag before looking at the buffer, so a push after our look
+            # schedules a job of its own (a stale flag would hold later pushes back until it expires).
+            buffer.clear_scheduled()
         if buffer.size() == 0:
             return taken
 

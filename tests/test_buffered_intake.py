@@ -198,3 +198,39 @@ def test_intake_commands_show_and_retry_dead_letters(buffered, redis_client, twi
 def test_intake_commands_say_when_the_buffer_is_off(app):
     result = app.test_cli_runner().invoke(args=["intake", "status"])
     assert result.exit_code == 1 and "buffered intake is off" in result.output
+
+
+def test_a_push_during_a_drain_leaves_no_stale_flag_behind(buffered, redis_client, twilio):
+    """Worker A drains a long buffer; a message arrives, its job (worker B) finds the lock taken and ends.
+    After A is done, the next message must schedule a job of its own, not wait for the flag to expire."""
+    import threading
+
+    from bot.ingest import ingest_buffered
+    from bot.intake_buffer import QUEUED, SCHEDULE
+    from bot.turns import InboundTurn
+    client = buffered.test_client()
+    with buffered.app_context():
+        buffer = runtime().intake_buffer
+        for i in range(600):
+            buffer.push(InboundTurn(channel_message_id=f"SMbulk{i:04d}", phone=f"+9677130{i:05d}", body="bulk"))
+    redis_client.delete("rq:queue:intake")
+    redis_client.delete(SCHEDULED_KEY)
+
+    def worker_a():
+        with buffered.app_context():
+            ingest_buffered()
+    a = threading.Thread(target=worker_a)
+    a.start()
+    deadline = time.time() + 10
+    while redis_client.llen(BUFFER_KEY) > 550 and time.time() < deadline:  # A has started draining
+        time.sleep(0.01)
+    send(client, "+967712000409", "arrived during the drain")  # sets the flag again, enqueues B
+    assert redis_client.exists(SCHEDULED_KEY)
+    with buffered.app_context():
+        assert ingest_buffered() == 0, "B should have found the lock taken"
+    a.join(60)
+    assert redis_client.llen(BUFFER_KEY) == 0
+    with buffered.app_context():
+        outcome = runtime().intake_buffer.push(InboundTurn(channel_message_id="SMafter", phone="+967712000410",
+                                                           body="the next message"))
+    assert outcome == SCHEDULE and outcome != QUEUED, "a stale flag held the next message back"
