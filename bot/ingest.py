@@ -73,8 +73,8 @@ def _drain(buffer: IntakeBuffer, lock) -> int:
         # replies are queued before the items leave Redis: a crash in between re-stores nothing (unique
         # MessageSid) and queues the replies again, which only finds the turns already answered
         rt.queue.enqueue_replies(_awaiting_reply([turn.turn.channel_message_id for _, turn in turns]))
-        buffer.drop(len(raw))
-        lock.reacquire()
+        lock.reacquire()  # raises if the lock expired and another run took over: it stores these turns too
+        buffer.drop(raw)
         taken += len(raw)
         log.info("ingested %d buffered turn(s)", len(raw))
 

@@ -50,9 +50,14 @@ if redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[3]) then return 1 end
 return 0
 """
 
-# KEYS: buffer list; ARGV: how many stored items to drop from its head. Returns what is left.
+# KEYS: buffer list; ARGV: how many stored items to drop from its head, the first and the last of them.
+# Drops nothing unless the head still holds exactly those items (a runner whose lock expired mid-batch must
+# not trim turns that a later runner has not stored yet). Returns what is left.
 TRIM_SCRIPT = """
-redis.call('LTRIM', KEYS[1], tonumber(ARGV[1]), -1)
+local n = tonumber(ARGV[1])
+if redis.call('LINDEX', KEYS[1], 0) == ARGV[2] and redis.call('LINDEX', KEYS[1], n - 1) == ARGV[3] then
+  redis.call('LTRIM', KEYS[1], n, -1)
+end
 return redis.call('LLEN', KEYS[1])
 """
 
@@ -99,9 +104,10 @@ class IntakeBuffer:
     def peek(self, n: int) -> list[bytes]:
         return self.client.lrange(BUFFER_KEY, 0, n - 1)
 
-    def drop(self, n: int) -> int:
-        """Removes the first `n` items (stored, or dead-lettered); returns how many are left."""
-        return int(self._trim(keys=[BUFFER_KEY], args=[n]))
+    def drop(self, items: list[bytes]) -> int:
+        """Removes `items`, read by `peek`, from the head (stored, or dead-lettered) if they are still there;
+        returns how many items are left."""
+        return int(self._trim(keys=[BUFFER_KEY], args=[len(items), items[0], items[-1]]))
 
     def size(self) -> int:
         return int(self.client.llen(BUFFER_KEY))

@@ -234,3 +234,16 @@ def test_a_push_during_a_drain_leaves_no_stale_flag_behind(buffered, redis_clien
         outcome = runtime().intake_buffer.push(InboundTurn(channel_message_id="SMafter", phone="+967712000410",
                                                            body="the next message"))
     assert outcome == SCHEDULE and outcome != QUEUED, "a stale flag held the next message back"
+
+
+def test_a_runner_that_lost_its_lock_cannot_trim_turns_it_did_not_read(redis_client):
+    from bot.turns import InboundTurn
+    buffer = IntakeBuffer(redis_client)
+    for i in range(3):
+        buffer.push(InboundTurn(channel_message_id=f"SMtrim{i}", phone="+967712000420", body=f"turn {i}"))
+    stale = buffer.peek(2)  # runner A reads two turns, then its lock expires
+    assert buffer.drop(buffer.peek(3)) == 0  # runner B stores and drops all three
+    buffer.push(InboundTurn(channel_message_id="SMtrim3", phone="+967712000420", body="turn 3"))
+    buffer.push(InboundTurn(channel_message_id="SMtrim4", phone="+967712000420", body="turn 4"))
+    assert buffer.drop(stale) == 2, "A's late trim removed turns nobody has stored"
+    assert [decode(x).turn.body for x in buffer.peek(10)] == ["turn 3", "turn 4"]

@@ -32,14 +32,15 @@ def workers(settings, app, twilio, llm, redis_client):
                TWILIO_API_BASE_URL=twilio.url, PUBLIC_BASE_URL=settings.public_base_url,
                OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=f"{llm.url}/v1", OPENAI_MODEL="gpt-4o-mini",
                SECRET_KEY="test", LOG_LEVEL="WARNING", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    procs = [subprocess.Popen(procfile_worker(), shell=True, cwd=ROOT, env=env, start_new_session=True)
+    # exec: each Popen is the worker process itself, so waiting for it waits for the worker to be gone
+    procs = [subprocess.Popen(f"exec {procfile_worker()}", shell=True, cwd=ROOT, env=env, start_new_session=True)
              for _ in range(2)]
     wait_until_listening(redis_client, len(procs))
     yield procs
     for p in procs:
         os.killpg(p.pid, 15)
     for p in procs:
-        p.wait(10)
+        p.wait(15)  # a worker still stopping would take the next test's jobs
 
 
 def wait_until_listening(connection, n: int, seconds: float = 60.0) -> None:
