@@ -111,17 +111,22 @@ class Counters:
             key = " ".join(statement.split()[:4])[:60]
             self.statements[key] = self.statements.get(key, 0) + 1
 
+        # On a connection in autocommit (isolation_level="AUTOCOMMIT") psycopg2 sends no BEGIN, COMMIT or
+        # ROLLBACK, though SQLAlchemy still fires these events: they are not round trips (checked with strace).
+        def _wire(conn) -> bool:
+            return not getattr(conn.connection.dbapi_connection, "autocommit", False)
+
         @event.listens_for(engine, "begin")
         def _begin(conn):
-            self.begin += 1
+            self.begin += _wire(conn)
 
         @event.listens_for(engine, "commit")
         def _commit(conn):
-            self.commit += 1
+            self.commit += _wire(conn)
 
         @event.listens_for(engine, "rollback")
         def _rollback(conn):
-            self.rollback += 1
+            self.rollback += _wire(conn)
 
         @event.listens_for(engine.pool, "checkout")
         def _checkout(dbapi_conn, record, proxy):
