@@ -179,13 +179,8 @@ def outbound_for(part: Message, phone: str) -> OutboundMessage:
 
 
 def _mark_submitted(session: Session, part: Message, sid: str, provider_status: str) -> None:
-    """Stores the SID, then applies callbacks that beat it (committed first, so none can slip between)."""
-    now = utcnow()
-    session.execute(update(Message).where(Message.id == part.id)
-                    .values(twilio_sid=sid, status=provider_status, sent_at=now, updated_at=now,
-                            status_rank=STATUS_RANK.get(provider_status, STATUS_RANK["queued"])))
-    session.commit()
-    status.apply_early_callbacks(session, sid)
+    """Stores the SID with the callbacks that beat it (one UPDATE under the SID's lock), and commits."""
+    status.store_sid(session, part.id, sid, provider_status, utcnow())
     session.commit()
     # logged before expiring: reading the attributes of an expired part would cost a SELECT
     log.info("sent message_id=%s message_sid=%s part=%d/%d", part.id, sid, part.part_index + 1, part.part_count)
