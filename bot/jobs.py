@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from bot.db import db
-from bot.pipeline import answer_after_failure, answer_turn, pending_turns
+from bot.locks import UserLock
+from bot.pipeline import answer_after_failure, answer_turn, next_turn, pending_turns
 from bot.reminders import send_due_reminders
-from bot.runtime import runtime
+from bot.runtime import Runtime, runtime
 from models import Message
 from models.base import utcnow
 
@@ -31,16 +33,19 @@ def reply_to_user(user_id: int) -> int:
     """
     rt = runtime()
     answered = 0
-    while True:
-        lock = rt.locks.for_user(user_id)
-        if not lock.acquire():
-            return answered
-        try:
-            answered += _drain(user_id, lock)
-        finally:
-            lock.release()
-        with db.session_scope() as session:
-            if not pending_turns(session, user_id):
+    with db.session_scope() as session:  # one session for the whole job: each step still commits its own work
+        while True:
+            lock = rt.locks.for_user(user_id)
+            if not lock.acquire():
+                return answered
+            try:
+                answered += _drain(session, rt, user_id, lock)
+            except BaseException:
+                session.rollback()  # before the lock goes, so the next holder meets no half-written turn
+                raise
+            finally:
+                lock.release()
+            if not pending_turns(session, user_id):  # after the release: see the module docstring
                 return answered
 
 
@@ -54,25 +59,24 @@ def send_reminders() -> dict[str, int]:
         return send_due_reminders(session, runtime()).as_dict()
 
 
-def _drain(user_id: int, lock) -> int:
-    rt = runtime()
+def _drain(session: Session, rt: Runtime, user_id: int, lock: UserLock) -> int:
+    """Answers the user's turns oldest first while holding their lock; returns how many. Each turn's last
+    writes are committed together with the read of the next turn."""
     answered = 0
-    with db.session_scope() as session:
-        while True:
-            inbound = session.scalars(select(Message)
-                                      .where(Message.user_id == user_id, Message.direction == "inbound",
-                                             Message.status == "received")
-                                      .order_by(Message.id).limit(1)).first()
-            if inbound is None:
-                return answered
-            inbound_id = inbound.id
-            try:
-                answer_turn(session, rt, inbound, lock)
-            except Exception as exc:  # a bug must not block this user's later turns, nor leave them in silence
-                session.rollback()
-                log.exception("turn failed message_id=%s user_id=%s", inbound_id, user_id)
-                _answer_failed_turn(session, rt, inbound_id, lock, exc)
-            answered += 1
+    while True:
+        turn = next_turn(session, user_id)
+        if answered or turn is None:
+            session.commit()  # the previous turn's last writes (the first turn's read goes on into its answer)
+        if turn is None:
+            return answered
+        inbound_id = turn.message.id
+        try:
+            answer_turn(session, rt, turn, lock)
+        except Exception as exc:  # a bug must not block this user's later turns, nor leave them in silence
+            session.rollback()
+            log.exception("turn failed message_id=%s user_id=%s", inbound_id, user_id)
+            _answer_failed_turn(session, rt, inbound_id, lock, exc)
+        answered += 1
 
 
 def _answer_failed_turn(session, rt, inbound_id: int, lock, exc: Exception) -> None:
