@@ -214,3 +214,28 @@ def test_no_row_lock_is_held_across_the_llm_call(app, client, session, twilio, l
     session.expire_all()
     assert session.get(User, user_id).preferred_language == "ar", "the language is remembered with the answer"
     assert len(twilio.sent_to(phone)) == 1
+
+
+def test_the_users_lock_is_renewed_only_once_a_tenth_of_its_ttl_has_passed(redis_client):
+    """Renewing moments after taking the lock is a Redis round trip that changes nothing; later it is due."""
+    from bot.jobs import _RenewWhenDue
+    from bot.locks import RedisUserLock
+
+    class Counted(RedisUserLock):
+        renewed = 0
+
+        def renew(self):
+            Counted.renewed += 1
+            super().renew()
+
+    fresh = _RenewWhenDue(Counted(redis_client, 1, ttl=300), 300)
+    assert fresh.acquire()
+    fresh.renew()
+    assert Counted.renewed == 0 and redis_client.pttl("bot:lock:user:1") > 290_000
+    fresh.release()
+    due = _RenewWhenDue(Counted(redis_client, 2, ttl=300), 0)  # every renew is due
+    assert due.acquire()
+    due.renew()
+    due.renew()
+    assert Counted.renewed == 2
+    due.release()
