@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import bindparam, exists, func, select, update
+from sqlalchemy import bindparam, exists, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -63,6 +63,8 @@ REPLY_COUNTED = (update(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("
 FINISHED = (update(_MESSAGES).where(_MESSAGES.c.id == bindparam("p_id"))
             .values(status=bindparam("p_status"), updated_at=bindparam("p_now")))
 FINISHED_WITH_ERROR = FINISHED.values(error_message=bindparam("p_error"))
+# the parts of an answer, in one round trip (insertmanyvalues), their ids in the rows' order
+INSERT_PARTS = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
 CLAIMED = (update(_MESSAGES).where(_MESSAGES.c.id == bindparam("p_id"), _MESSAGES.c.status == "pending")
            .values(status="submitting", status_rank=STATUS_RANK["submitting"], updated_at=bindparam("p_now")))
 
@@ -121,7 +123,7 @@ def _finish(session: Session, inbound_id: int, outcome: dict) -> None:
                     {"p_id": inbound_id, "p_now": utcnow(), **outcome})
 
 
-def _send_parts(session: Session, rt: Runtime, parts: list[Message], phone: str, lock: UserLock,
+def _send_parts(session: Session, rt: Runtime, parts: list[Message] | list[StoredPart], phone: str, lock: UserLock,
                 inbound_id: int, fresh: bool, outcome: dict) -> None:
     """Sends the parts in order; the turn gets `outcome` with the last write (uncommitted, see `answer_turn`).
     `fresh`: this run stored the parts just now, the first one claimed."""
@@ -143,7 +145,7 @@ def _send_stored(session: Session, rt: Runtime, parts: list[Message], phone: str
             break
 
 
-def _send_fresh(session: Session, rt: Runtime, parts: list[Message], phone: str, lock: UserLock,
+def _send_fresh(session: Session, rt: Runtime, parts: list[StoredPart], phone: str, lock: UserLock,
                 inbound_id: int, outcome: dict) -> None:
     """Parts this run stored with the first one `submitting`: each SID is stored in the commit that claims
     the next part, the last one's with the turn's outcome."""
@@ -167,14 +169,12 @@ def _send_fresh(session: Session, rt: Runtime, parts: list[Message], phone: str,
         claimed = session.execute(CLAIMED, {"p_id": following.id, "p_now": now}).rowcount == 1
         session.commit()
         if not claimed:  # not ours any more (only if the user's lock was lost): the careful path decides
-            _send_stored(session, rt, parts[i + 1:], phone, lock)
+            _send_stored(session, rt, _parts_of(session, inbound_id)[i + 1:], phone, lock)
             _finish(session, inbound_id, outcome)
             break
-    for part in parts:
-        session.expire(part)  # the rows, not these objects, say where the parts stand now
 
 
-def _failed_rows(session: Session, part: Message, code: int | None, error: str, now) -> None:
+def _failed_rows(session: Session, part: StoredPart, code: int | None, error: str, now) -> None:
     session.execute(update(_MESSAGES).where(_MESSAGES.c.id == part.id)
                     .values(status="failed", status_rank=STATUS_RANK["failed"], error_code=code,
                             error_message=error[:1000], updated_at=now))
@@ -210,27 +210,38 @@ def _parts_of(session: Session, inbound_id: int) -> list[Message]:
                                 .order_by(Message.part_index)))
 
 
+@dataclass(frozen=True)
+class StoredPart:
+    """A part `_store_reply` just inserted: what sending it needs (`outbound_for` reads `body` and `meta`)."""
+
+    id: int
+    body: str
+    meta: dict | None
+    part_index: int
+    part_count: int
+
+
 def _store_reply(session: Session, inbound: Message, user: User, conversation: Conversation, language: str,
-                 reply: router.Reply) -> list[Message]:
+                 reply: router.Reply) -> list[StoredPart]:
     """Stores the answer's parts, the first one already claimed (`submitting`), and commits with them the
     turn's route, the conversation's counters and state, and the language of a written message (deferred to
     here so that nothing written before the LLM call holds a row lock across it)."""
     texts = split_message(reply.text)
     now = utcnow()
-    parts = [Message(conversation_id=inbound.conversation_id, user_id=inbound.user_id, direction="outbound",
-                     role="assistant", body=text, status="submitting" if i == 0 else "pending",
-                     status_rank=STATUS_RANK["submitting"] if i == 0 else 0, reply_to_id=inbound.id,
-                     part_index=i, part_count=len(texts), route=reply.route, route_key=reply.route_key,
-                     confidence=reply.confidence, language=reply.language, created_at=now, updated_at=now,
-                     tool_used=reply.tool_used, action_taken=reply.action_taken,
-                     # a location pin or template goes with the first part only
-                     meta=({**reply.meta, "send": reply.send} if reply.send and i == 0 else reply.meta) or None,
-                     # usage belongs to the answer as a whole: recorded once, on its first part
-                     model=reply.model, prompt_tokens=reply.prompt_tokens if i == 0 else None,
-                     completion_tokens=reply.completion_tokens if i == 0 else None,
-                     latency_ms=reply.latency_ms if i == 0 else None)
-             for i, text in enumerate(texts)]
-    session.add_all(parts)
+    rows = [{"conversation_id": inbound.conversation_id, "user_id": inbound.user_id, "direction": "outbound",
+             "role": "assistant", "body": text, "status": "submitting" if i == 0 else "pending",
+             "status_rank": STATUS_RANK["submitting"] if i == 0 else 0, "reply_to_id": inbound.id,
+             "part_index": i, "part_count": len(texts), "route": reply.route, "route_key": reply.route_key,
+             "confidence": reply.confidence, "language": reply.language, "created_at": now, "updated_at": now,
+             "tool_used": reply.tool_used, "action_taken": reply.action_taken,
+             # a location pin or template goes with the first part only
+             "metadata": ({**reply.meta, "send": reply.send} if reply.send and i == 0 else reply.meta) or None,
+             # usage belongs to the answer as a whole: recorded once, on its first part
+             "model": reply.model, "prompt_tokens": reply.prompt_tokens if i == 0 else None,
+             "completion_tokens": reply.completion_tokens if i == 0 else None,
+             "latency_ms": reply.latency_ms if i == 0 else None}
+            for i, text in enumerate(texts)]
+    ids = session.execute(INSERT_PARTS, rows[0] if len(rows) == 1 else rows).scalars().all()
     # an explicit choice made by this turn ("English", "عربي") stands; the ORM flushes the change with the rest
     if not user.language_explicit and _has_letters(inbound.body) and user.preferred_language != language:
         user.preferred_language = language
@@ -238,13 +249,14 @@ def _store_reply(session: Session, inbound: Message, user: User, conversation: C
     session.execute(ROUTED, {"p_id": inbound.id, "p_language": language, "p_route": reply.route,
                              "p_key": reply.route_key, "p_confidence": reply.confidence,
                              "p_tool": reply.tool_used, "p_action": reply.action_taken})
-    session.execute(REPLY_COUNTED, {"p_id": conversation.id, "p_context": context, "p_parts": len(parts),
+    session.execute(REPLY_COUNTED, {"p_id": conversation.id, "p_context": context, "p_parts": len(rows),
                                     "p_now": now})
     set_committed_value(conversation, "context", context)  # written just now (a handler's change included)
     session.commit()
     log.info("reply stored message_id=%s route=%s key=%s confidence=%s parts=%d", inbound.id, reply.route,
-             reply.route_key, reply.confidence, len(parts))
-    return parts
+             reply.route_key, reply.confidence, len(rows))
+    return [StoredPart(part_id, row["body"], row["metadata"], row["part_index"], row["part_count"])
+            for part_id, row in zip(ids, rows, strict=True)]
 
 
 def _claim(session: Session, part: Message) -> bool:
@@ -279,7 +291,7 @@ def deliver(session: Session, rt: Runtime, part: Message, phone: str) -> bool:
     return True
 
 
-def _submit(rt: Runtime, part: Message, outbound: OutboundMessage) -> SendResult | SendError:
+def _submit(rt: Runtime, part: Message | StoredPart, outbound: OutboundMessage) -> SendResult | SendError:
     """The REST call, retried with backoff on transient errors; the error that ended it, if it failed."""
     attempts = rt.settings.send_max_attempts
     for attempt in range(1, attempts + 1):
@@ -295,7 +307,7 @@ def _submit(rt: Runtime, part: Message, outbound: OutboundMessage) -> SendResult
     raise AssertionError("not reached: the last attempt returns")
 
 
-def outbound_for(part: Message, phone: str) -> OutboundMessage:
+def outbound_for(part: Message | StoredPart, phone: str) -> OutboundMessage:
     """The REST call for a stored part: its text, and the first part's pin or template if it has one."""
     send = (part.meta or {}).get("send") or {}
     return OutboundMessage(to_phone=phone, body=part.body, content_sid=send.get("content_sid"),
