@@ -84,15 +84,13 @@ class _RenewWhenDue:
 
 def _drain(session: Session, rt: Runtime, user_id: int, lock: UserLock) -> int:
     """Answers the user's turns oldest first while holding their lock; returns how many. Each turn's last
-    writes are committed together with the read of the next turn."""
+    writes are committed together with the read of the next turn. After a turn that was the only one waiting
+    when it was read, no read is spent looking for another: the check after the lock's release (which
+    correctness needs anyway) finds a turn that came meanwhile, and the job takes the lock again for it."""
     answered = 0
-    while True:
-        turn = next_turn(session, user_id)
-        if answered or turn is None:
-            session.commit()  # the previous turn's last writes (the first turn's read goes on into its answer)
-        if turn is None:
-            return answered
-        inbound_id = turn.message.id
+    turn = next_turn(session, user_id)  # its transaction goes on into the answer: nothing written yet
+    while turn is not None:
+        inbound_id, alone = turn.message.id, turn.waiting == 1
         try:
             answer_turn(session, rt, turn, lock)
         except Exception as exc:  # a bug must not block this user's later turns, nor leave them in silence
@@ -100,6 +98,10 @@ def _drain(session: Session, rt: Runtime, user_id: int, lock: UserLock) -> int:
             log.exception("turn failed message_id=%s user_id=%s", inbound_id, user_id)
             _answer_failed_turn(session, rt, inbound_id, lock, exc)
         answered += 1
+        turn = None if alone else next_turn(session, user_id)
+        session.commit()  # the answered turn's last writes, with the read of the next one
+    session.commit()
+    return answered
 
 
 def _answer_failed_turn(session, rt, inbound_id: int, lock, exc: Exception) -> None:

@@ -40,9 +40,10 @@ log = logging.getLogger(__name__)
 
 _MESSAGES = Message.__table__
 _ANSWER = aliased(Message)
-# The user's oldest turn awaiting an answer, with its user and conversation, and whether an earlier run
-# already stored its answer: one round trip instead of four.
-NEXT_TURN = (select(Message, User, Conversation, exists().where(_ANSWER.reply_to_id == Message.id))
+# The user's oldest turn awaiting an answer, with its user and conversation, whether an earlier run already
+# stored its answer, and how many of the user's turns were waiting: one round trip instead of four.
+NEXT_TURN = (select(Message, User, Conversation, exists().where(_ANSWER.reply_to_id == Message.id),
+                    func.count().over())
              .join(User, User.id == Message.user_id)
              .join(Conversation, Conversation.id == Message.conversation_id)
              .where(Message.user_id == bindparam("user_id"), Message.direction == "inbound",
@@ -77,6 +78,7 @@ class Turn:
     user: User
     conversation: Conversation
     answered: bool  # an earlier run stored its answer's parts
+    waiting: int  # the user's turns awaiting an answer when this one was read, this one included
 
 
 def next_turn(session: Session, user_id: int) -> Turn | None:

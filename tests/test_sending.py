@@ -239,3 +239,30 @@ def test_the_users_lock_is_renewed_only_once_a_tenth_of_its_ttl_has_passed(redis
     due.renew()
     assert Counted.renewed == 2
     due.release()
+
+
+def test_a_turn_arriving_while_the_only_waiting_one_is_answered_is_answered_by_the_same_job(app, client, session,
+                                                                                          twilio, llm):
+    """After the only turn that was waiting, the job reads no further under the lock; its check after the
+    release finds the turn that came meanwhile, and it takes the lock again for it, in order."""
+    import threading
+    import time
+    phone = "+967712000213"
+    send(client, phone, "tell me about quantum origami")
+    user_id = session.scalars(select(User.id)).one()
+    llm.delay = 0.5
+    result = []
+
+    def job():
+        with app.app_context():
+            result.append(reply_to_user(user_id))
+    worker = threading.Thread(target=job)
+    worker.start()
+    deadline = time.time() + 10
+    while not llm.requests and time.time() < deadline:
+        time.sleep(0.02)
+    send(client, phone, "and about paper boats")
+    worker.join(30)
+    assert result == [2]
+    assert [m["body"] for m in twilio.sent_to(phone)] == ["FAKE-LLM: tell me about quantum origami",
+                                                          "FAKE-LLM: and about paper boats"]
