@@ -8,13 +8,16 @@ more after releasing it. So turns are answered in arrival order, each once, and 
 from __future__ import annotations
 
 import logging
+import time
 
-from sqlalchemy import select, update
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from bot.db import db
-from bot.pipeline import answer_after_failure, answer_turn, pending_turns
+from bot.locks import UserLock
+from bot.pipeline import answer_after_failure, answer_turn, next_turn, pending_turns
 from bot.reminders import send_due_reminders
-from bot.runtime import runtime
+from bot.runtime import Runtime, runtime
 from models import Message
 from models.base import utcnow
 
@@ -31,16 +34,19 @@ def reply_to_user(user_id: int) -> int:
     """
     rt = runtime()
     answered = 0
-    while True:
-        lock = rt.locks.for_user(user_id)
-        if not lock.acquire():
-            return answered
-        try:
-            answered += _drain(user_id, lock)
-        finally:
-            lock.release()
-        with db.session_scope() as session:
-            if not pending_turns(session, user_id):
+    with db.session_scope() as session:  # one session for the whole job: each step still commits its own work
+        while True:
+            lock = _RenewWhenDue(rt.locks.for_user(user_id), rt.settings.user_lock_seconds)
+            if not lock.acquire():
+                return answered
+            try:
+                answered += _drain(session, rt, user_id, lock)
+            except BaseException:
+                session.rollback()  # before the lock goes, so the next holder meets no half-written turn
+                raise
+            finally:
+                lock.release()
+            if not pending_turns(session, user_id):  # after the release: see the module docstring
                 return answered
 
 
@@ -54,25 +60,48 @@ def send_reminders() -> dict[str, int]:
         return send_due_reminders(session, runtime()).as_dict()
 
 
-def _drain(user_id: int, lock) -> int:
-    rt = runtime()
+class _RenewWhenDue:
+    """The user's lock, renewed between steps only once a tenth of its time-to-live has passed since it was
+    taken or last renewed: renewing it moments after taking it (a quick answer's first part) is a Redis round
+    trip that changes nothing, and a part still starts with at least 90 % of the time-to-live left."""
+
+    def __init__(self, lock: UserLock, ttl_seconds: float) -> None:
+        self._lock, self._every, self._at = lock, ttl_seconds / 10, 0.0
+
+    def acquire(self) -> bool:
+        self._at = time.monotonic()
+        return self._lock.acquire()
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def renew(self) -> None:
+        now = time.monotonic()
+        if now - self._at >= self._every:
+            self._lock.renew()
+            self._at = now
+
+
+def _drain(session: Session, rt: Runtime, user_id: int, lock: UserLock) -> int:
+    """Answers the user's turns oldest first while holding their lock; returns how many. Each turn's last
+    writes are committed together with the read of the next turn. After a turn that was the only one waiting
+    when it was read, no read is spent looking for another: the check after the lock's release (which
+    correctness needs anyway) finds a turn that came meanwhile, and the job takes the lock again for it."""
     answered = 0
-    with db.session_scope() as session:
-        while True:
-            inbound = session.scalars(select(Message)
-                                      .where(Message.user_id == user_id, Message.direction == "inbound",
-                                             Message.status == "received")
-                                      .order_by(Message.id).limit(1)).first()
-            if inbound is None:
-                return answered
-            inbound_id = inbound.id
-            try:
-                answer_turn(session, rt, inbound, lock)
-            except Exception as exc:  # a bug must not block this user's later turns, nor leave them in silence
-                session.rollback()
-                log.exception("turn failed message_id=%s user_id=%s", inbound_id, user_id)
-                _answer_failed_turn(session, rt, inbound_id, lock, exc)
-            answered += 1
+    turn = next_turn(session, user_id)  # its transaction goes on into the answer: nothing written yet
+    while turn is not None:
+        inbound_id, alone = turn.message.id, turn.waiting == 1
+        try:
+            answer_turn(session, rt, turn, lock)
+        except Exception as exc:  # a bug must not block this user's later turns, nor leave them in silence
+            session.rollback()
+            log.exception("turn failed message_id=%s user_id=%s", inbound_id, user_id)
+            _answer_failed_turn(session, rt, inbound_id, lock, exc)
+        answered += 1
+        turn = None if alone else next_turn(session, user_id)
+        session.commit()  # the answered turn's last writes, with the read of the next one
+    session.commit()
+    return answered
 
 
 def _answer_failed_turn(session, rt, inbound_id: int, lock, exc: Exception) -> None:

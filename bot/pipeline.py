@@ -1,64 +1,143 @@
 """The reply pipeline for one inbound turn: route it, store the answer's parts, send them in order.
 
 Each step is recorded before the next starts, so a job run again after a crash resumes without asking the
-LLM twice and without sending a part twice: a part is claimed (`pending` → `submitting`) in its own commit
-before the REST call, and a part found `submitting` on a re-run is marked failed rather than risk a duplicate.
+LLM twice and without sending a part twice: a part is `submitting` in a committed row before its REST call,
+and a part found `submitting` on a re-run is marked failed rather than risk a duplicate.
+
+Transactions of a fresh answer with one part (each is a commit the next step depends on):
+  1. the turn, its user and conversation read in one SELECT; routing, the LLM call included (the pipeline
+     writes nothing before it — the user's language is stored with the answer — so it holds no row lock
+     across the call, and the webhook's user upsert never waits on it); the parts stored — the first
+     already `submitting`, which claims it — with the turn's route, the conversation's counters and the
+     user's language; commit.
+  2. the REST call; then its SID stored with any status callbacks that beat it (one UPDATE, see
+     `bot.status`), and the turn marked `processed`; left for the caller to commit with its next read.
+A longer answer claims part k+1 in the commit that stores part k's SID. A re-run (parts already stored) and
+the reminders (`deliver`) take the step-by-step path: claim, send, store, each committed.
 """
 from __future__ import annotations
 
 import logging
 import random
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, exists, func, insert, select, update
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import catalog, router, status
 from bot.errors import SendError
 from bot.locks import UserLock
 from bot.runtime import Runtime
 from bot.splitting import split_message
-from bot.turns import OutboundMessage
+from bot.turns import OutboundMessage, SendResult
 from models import STATUS_RANK, Conversation, Message, MessageAttachment, User
-from models.base import utcnow
+from models.base import JSONType, utcnow
 
 log = logging.getLogger(__name__)
 
+_MESSAGES = Message.__table__
+_ANSWER = aliased(Message)
+# The user's oldest turn awaiting an answer, with its user and conversation, whether an earlier run already
+# stored its answer, and how many of the user's turns were waiting: one round trip instead of four.
+NEXT_TURN = (select(Message, User, Conversation, exists().where(_ANSWER.reply_to_id == Message.id),
+                    func.count().over())
+             .join(User, User.id == Message.user_id)
+             .join(Conversation, Conversation.id == Message.conversation_id)
+             .where(Message.user_id == bindparam("user_id"), Message.direction == "inbound",
+                    Message.status == "received")
+             .order_by(Message.id).limit(1)
+             .execution_options(populate_existing=True))
+PENDING_TURNS = select(func.count()).where(Message.user_id == bindparam("user_id"), Message.direction == "inbound",
+                                           Message.status == "received")
+ROUTED = (update(_MESSAGES).where(_MESSAGES.c.id == bindparam("p_id"))
+          .values(language=bindparam("p_language"), route=bindparam("p_route"), route_key=bindparam("p_key"),
+                  confidence=bindparam("p_confidence"), tool_used=bindparam("p_tool"),
+                  action_taken=bindparam("p_action")))
+_CONVERSATIONS = Conversation.__table__
+REPLY_COUNTED = (update(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("p_id"))
+                 .values(context=bindparam("p_context", type_=JSONType),
+                         message_count=_CONVERSATIONS.c.message_count + bindparam("p_parts"),
+                         last_message_at=bindparam("p_now")))
+FINISHED = (update(_MESSAGES).where(_MESSAGES.c.id == bindparam("p_id"))
+            .values(status=bindparam("p_status"), updated_at=bindparam("p_now")))
+FINISHED_WITH_ERROR = FINISHED.values(error_message=bindparam("p_error"))
+# the parts of an answer, in one round trip (insertmanyvalues), their ids in the rows' order
+INSERT_PARTS = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
+CLAIMED = (update(_MESSAGES).where(_MESSAGES.c.id == bindparam("p_id"), _MESSAGES.c.status == "pending")
+           .values(status="submitting", status_rank=STATUS_RANK["submitting"], updated_at=bindparam("p_now")))
 
-def answer_turn(session: Session, rt: Runtime, inbound: Message, lock: UserLock) -> None:
-    """Answers one stored inbound turn, exactly once, and marks it processed."""
-    parts = _parts_of(session, inbound.id)
-    if not parts:
-        ctx = _context(session, rt, inbound)
-        # _context may update the user's language; commit it now so no row lock is held across the LLM call
-        # (the webhook's user upsert would wait on it).
-        session.commit()
-        parts = _store_reply(session, inbound, ctx.conversation, ctx.language, router.route(ctx))
-    _send_parts(session, rt, parts, session.get(User, inbound.user_id).phone, lock)
-    session.execute(update(Message).where(Message.id == inbound.id)
-                    .values(status="processed", updated_at=utcnow()))
-    session.commit()
+
+@dataclass
+class Turn:
+    """An inbound turn awaiting its answer, as `next_turn` reads it."""
+
+    message: Message
+    user: User
+    conversation: Conversation
+    answered: bool  # an earlier run stored its answer's parts
+    waiting: int  # the user's turns awaiting an answer when this one was read, this one included
+
+
+def next_turn(session: Session, user_id: int) -> Turn | None:
+    """The user's oldest turn still `received`, or None."""
+    row = session.execute(NEXT_TURN, {"user_id": user_id}).first()
+    return None if row is None else Turn(*row)
+
+
+def answer_turn(session: Session, rt: Runtime, turn: Turn, lock: UserLock) -> None:
+    """Answers one stored inbound turn, exactly once, and marks it processed.
+
+    Everything is committed but the last writes (the last part's outcome, the turn marked processed): the
+    caller commits them, with its next read (`next_turn`) — one transaction fewer per turn.
+    """
+    inbound = turn.message
+    parts = _parts_of(session, inbound.id) if turn.answered else []
+    fresh = not parts
+    if fresh:
+        ctx = _context(session, rt, turn)
+        parts = _store_reply(session, inbound, turn.user, ctx.conversation, ctx.language, router.route(ctx))
+    _send_parts(session, rt, parts, turn.user.phone, lock, inbound.id, fresh, {"p_status": "processed"})
 
 
 def answer_after_failure(session: Session, rt: Runtime, inbound_id: int, lock: UserLock, error: str) -> None:
     """A turn that failed while being answered still gets an answer — the bilingual fallback, unless its
-    answer was already stored — and is marked failed with the error (the logs hold the traceback)."""
+    answer was already stored — and is marked failed with the error (the logs hold the traceback). Like
+    `answer_turn`, it leaves its last writes for the caller to commit."""
     inbound = session.get(Message, inbound_id)
     parts = _parts_of(session, inbound_id)
     user = session.get(User, inbound.user_id)
-    if not parts:
-        language = user.preferred_language or "en"
+    fresh = not parts
+    if fresh:
+        language = _language_of(inbound, user)
         reply = router.Reply(catalog.say_both("fallback", language), "fallback", language,
                              meta={"after_error": True})
-        parts = _store_reply(session, inbound, session.get(Conversation, inbound.conversation_id), language, reply)
-    _send_parts(session, rt, parts, user.phone, lock)
-    session.execute(update(Message).where(Message.id == inbound_id)
-                    .values(status="failed", error_message=error[:1000], updated_at=utcnow()))
-    session.commit()
+        parts = _store_reply(session, inbound, user, session.get(Conversation, inbound.conversation_id), language,
+                             reply)
+    _send_parts(session, rt, parts, user.phone, lock, inbound_id, fresh,
+                {"p_status": "failed", "p_error": error[:1000]})
 
 
-def _send_parts(session: Session, rt: Runtime, parts: list[Message], phone: str, lock: UserLock) -> None:
+def _finish(session: Session, inbound_id: int, outcome: dict) -> None:
+    session.execute(FINISHED_WITH_ERROR if "p_error" in outcome else FINISHED,
+                    {"p_id": inbound_id, "p_now": utcnow(), **outcome})
+
+
+def _send_parts(session: Session, rt: Runtime, parts: list[Message] | list[StoredPart], phone: str, lock: UserLock,
+                inbound_id: int, fresh: bool, outcome: dict) -> None:
+    """Sends the parts in order; the turn gets `outcome` with the last write (uncommitted, see `answer_turn`).
+    `fresh`: this run stored the parts just now, the first one claimed."""
+    if fresh:
+        _send_fresh(session, rt, parts, phone, lock, inbound_id, outcome)
+        return
+    _send_stored(session, rt, parts, phone, lock)
+    _finish(session, inbound_id, outcome)
+
+
+def _send_stored(session: Session, rt: Runtime, parts: list[Message], phone: str, lock: UserLock) -> None:
+    """Parts an earlier run stored: one found `submitting` may have been sent, so it is marked failed."""
     for part in parts:
         lock.renew()
         if part.status == "submitting":
@@ -68,27 +147,64 @@ def _send_parts(session: Session, rt: Runtime, parts: list[Message], phone: str,
             break
 
 
-def _context(session: Session, rt: Runtime, inbound: Message) -> router.TurnContext:
+def _send_fresh(session: Session, rt: Runtime, parts: list[StoredPart], phone: str, lock: UserLock,
+                inbound_id: int, outcome: dict) -> None:
+    """Parts this run stored with the first one `submitting`: each SID is stored in the commit that claims
+    the next part, the last one's with the turn's outcome."""
+    for i, part in enumerate(parts):
+        lock.renew()
+        result = _submit(rt, part, outbound_for(part, phone))
+        now = utcnow()
+        if isinstance(result, SendError):  # failed for good: later parts would arrive out of context
+            _failed_rows(session, part, result.code, str(result), now)
+            for later in parts[i + 1:]:
+                _failed_rows(session, later, result.code, f"not sent: part {part.part_index + 1} failed", now)
+            _finish(session, inbound_id, outcome)
+            break
+        status.store_sid(session, part.id, result.provider_id, result.status, now)
+        log.info("sent message_id=%s message_sid=%s part=%d/%d", part.id, result.provider_id,
+                 part.part_index + 1, part.part_count)
+        following = parts[i + 1] if i + 1 < len(parts) else None
+        if following is None:
+            _finish(session, inbound_id, outcome)
+            break
+        claimed = session.execute(CLAIMED, {"p_id": following.id, "p_now": now}).rowcount == 1
+        session.commit()
+        if not claimed:  # not ours any more (only if the user's lock was lost): the careful path decides
+            _send_stored(session, rt, _parts_of(session, inbound_id)[i + 1:], phone, lock)
+            _finish(session, inbound_id, outcome)
+            break
+
+
+def _failed_rows(session: Session, part: StoredPart, code: int | None, error: str, now) -> None:
+    session.execute(update(_MESSAGES).where(_MESSAGES.c.id == part.id)
+                    .values(status="failed", status_rank=STATUS_RANK["failed"], error_code=code,
+                            error_message=error[:1000], updated_at=now))
+    log.error("send failed message_id=%s code=%s error=%s", part.id, code, error)
+
+
+def _context(session: Session, rt: Runtime, turn: Turn) -> router.TurnContext:
+    inbound = turn.message
     attachments = [] if inbound.message_type == "text" else list(  # intake stores none for a plain text
         session.scalars(select(MessageAttachment).where(MessageAttachment.message_id == inbound.id)))
-    user = session.get(User, inbound.user_id)
-    return router.TurnContext(session=session, message=inbound, attachments=attachments, user=user,
-                              conversation=session.get(Conversation, inbound.conversation_id),
-                              language=_language_of(inbound, user), knowledge=rt.knowledge.get(session),
-                              assistant=rt.assistant, settings=rt.settings)
+    return router.TurnContext(session=session, message=inbound, attachments=attachments, user=turn.user,
+                              conversation=turn.conversation, language=_language_of(inbound, turn.user),
+                              knowledge=rt.knowledge.get(session), assistant=rt.assistant, settings=rt.settings)
 
 
 def _language_of(inbound: Message, user: User) -> str:
     """The language to answer in: the user's explicit choice, else the language of this text (remembered
-    for messages the bot starts), else of their last written message — which is the remembered one — for
-    a turn without letters (a menu number, a photo, "👍")."""
+    for messages the bot starts, by `_store_reply`), else of their last written message — which is the
+    remembered one — for a turn without letters (a menu number, a photo, "👍")."""
     if user.language_explicit and user.preferred_language:
         return user.preferred_language
-    if any(ch.isalpha() for ch in inbound.body):
-        language = catalog.detect_language(inbound.body)
-        user.preferred_language = language
-        return language
+    if _has_letters(inbound.body):
+        return catalog.detect_language(inbound.body)
     return user.preferred_language or "en"
+
+
+def _has_letters(text: str) -> bool:
+    return any(ch.isalpha() for ch in text)
 
 
 def _parts_of(session: Session, inbound_id: int) -> list[Message]:
@@ -96,34 +212,53 @@ def _parts_of(session: Session, inbound_id: int) -> list[Message]:
                                 .order_by(Message.part_index)))
 
 
-def _store_reply(session: Session, inbound: Message, conversation: Conversation, language: str,
-                 reply: router.Reply) -> list[Message]:
+@dataclass(frozen=True)
+class StoredPart:
+    """A part `_store_reply` just inserted: what sending it needs (`outbound_for` reads `body` and `meta`)."""
+
+    id: int
+    body: str
+    meta: dict | None
+    part_index: int
+    part_count: int
+
+
+def _store_reply(session: Session, inbound: Message, user: User, conversation: Conversation, language: str,
+                 reply: router.Reply) -> list[StoredPart]:
+    """Stores the answer's parts, the first one already claimed (`submitting`), and commits with them the
+    turn's route, the conversation's counters and state, and the language of a written message (deferred to
+    here so that nothing written before the LLM call holds a row lock across it)."""
     texts = split_message(reply.text)
     now = utcnow()
-    parts = [Message(conversation_id=inbound.conversation_id, user_id=inbound.user_id, direction="outbound",
-                     role="assistant", body=text, status="pending", status_rank=0, reply_to_id=inbound.id,
-                     part_index=i, part_count=len(texts), route=reply.route, route_key=reply.route_key,
-                     confidence=reply.confidence, language=reply.language, created_at=now, updated_at=now,
-                     tool_used=reply.tool_used, action_taken=reply.action_taken,
-                     # a location pin or template goes with the first part only
-                     meta=({**reply.meta, "send": reply.send} if reply.send and i == 0 else reply.meta) or None,
-                     # usage belongs to the answer as a whole: recorded once, on its first part
-                     model=reply.model, prompt_tokens=reply.prompt_tokens if i == 0 else None,
-                     completion_tokens=reply.completion_tokens if i == 0 else None,
-                     latency_ms=reply.latency_ms if i == 0 else None)
-             for i, text in enumerate(texts)]
-    session.add_all(parts)
-    conversation.context = {**(conversation.context or {}), "awaiting": reply.awaiting}
-    session.execute(update(Message).where(Message.id == inbound.id)
-                    .values(language=language, route=reply.route, route_key=reply.route_key,
-                            confidence=reply.confidence, tool_used=reply.tool_used,
-                            action_taken=reply.action_taken))
-    session.execute(update(Conversation).where(Conversation.id == inbound.conversation_id)
-                    .values(message_count=Conversation.message_count + len(parts), last_message_at=now))
+    rows = [{"conversation_id": inbound.conversation_id, "user_id": inbound.user_id, "direction": "outbound",
+             "role": "assistant", "body": text, "status": "submitting" if i == 0 else "pending",
+             "status_rank": STATUS_RANK["submitting"] if i == 0 else 0, "reply_to_id": inbound.id,
+             "part_index": i, "part_count": len(texts), "route": reply.route, "route_key": reply.route_key,
+             "confidence": reply.confidence, "language": reply.language, "created_at": now, "updated_at": now,
+             "tool_used": reply.tool_used, "action_taken": reply.action_taken,
+             # a location pin or template goes with the first part only
+             "metadata": ({**reply.meta, "send": reply.send} if reply.send and i == 0 else reply.meta) or None,
+             # usage belongs to the answer as a whole: recorded once, on its first part
+             "model": reply.model, "prompt_tokens": reply.prompt_tokens if i == 0 else None,
+             "completion_tokens": reply.completion_tokens if i == 0 else None,
+             "latency_ms": reply.latency_ms if i == 0 else None}
+            for i, text in enumerate(texts)]
+    ids = session.execute(INSERT_PARTS, rows[0] if len(rows) == 1 else rows).scalars().all()
+    # an explicit choice made by this turn ("English", "عربي") stands; the ORM flushes the change with the rest
+    if not user.language_explicit and _has_letters(inbound.body) and user.preferred_language != language:
+        user.preferred_language = language
+    context = {**(conversation.context or {}), "awaiting": reply.awaiting}
+    session.execute(ROUTED, {"p_id": inbound.id, "p_language": language, "p_route": reply.route,
+                             "p_key": reply.route_key, "p_confidence": reply.confidence,
+                             "p_tool": reply.tool_used, "p_action": reply.action_taken})
+    session.execute(REPLY_COUNTED, {"p_id": conversation.id, "p_context": context, "p_parts": len(rows),
+                                    "p_now": now})
+    set_committed_value(conversation, "context", context)  # written just now (a handler's change included)
     session.commit()
     log.info("reply stored message_id=%s route=%s key=%s confidence=%s parts=%d", inbound.id, reply.route,
-             reply.route_key, reply.confidence, len(parts))
-    return parts
+             reply.route_key, reply.confidence, len(rows))
+    return [StoredPart(part_id, row["body"], row["metadata"], row["part_index"], row["part_count"])
+            for part_id, row in zip(ids, rows, strict=True)]
 
 
 def _claim(session: Session, part: Message) -> bool:
@@ -137,8 +272,8 @@ def _claim(session: Session, part: Message) -> bool:
 def deliver(session: Session, rt: Runtime, part: Message, phone: str) -> bool:
     """Sends one stored outbound part with bounded backoff on transient errors.
 
-    Replies and bot-initiated messages (reminders) share it, so both get the same claim, retries,
-    permanent-error handling and status callbacks.
+    Bot-initiated messages (reminders) and parts stored by an earlier run use it, so they get the same claim,
+    retries, permanent-error handling and status callbacks as a fresh reply's parts (`_send_fresh`).
 
     Args:
         session: the caller's session; each step commits.
@@ -150,26 +285,31 @@ def deliver(session: Session, rt: Runtime, part: Message, phone: str) -> bool:
     """
     if not _claim(session, part):
         return True
-    outbound = outbound_for(part, phone)
+    result = _submit(rt, part, outbound_for(part, phone))
+    if isinstance(result, SendError):
+        _mark_failed(session, part, result.code, str(result))
+        return False
+    _mark_submitted(session, part, result.provider_id, result.status)
+    return True
+
+
+def _submit(rt: Runtime, part: Message | StoredPart, outbound: OutboundMessage) -> SendResult | SendError:
+    """The REST call, retried with backoff on transient errors; the error that ended it, if it failed."""
     attempts = rt.settings.send_max_attempts
     for attempt in range(1, attempts + 1):
         try:
-            result = rt.sender.send(outbound)
+            return rt.sender.send(outbound)
         except SendError as exc:
-            if exc.transient and attempt < attempts:
-                delay = rt.settings.send_backoff_seconds * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
-                log.warning("send retry message_id=%s attempt=%d code=%s delay=%.2fs", part.id, attempt,
-                            exc.code, delay)
-                time.sleep(min(delay, 8.0))
-                continue
-            _mark_failed(session, part, exc.code, str(exc))
-            return False
-        _mark_submitted(session, part, result.provider_id, result.status)
-        return True
-    return False
+            if not exc.transient or attempt == attempts:
+                return exc
+            delay = rt.settings.send_backoff_seconds * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
+            log.warning("send retry message_id=%s attempt=%d code=%s delay=%.2fs", part.id, attempt,
+                        exc.code, delay)
+            time.sleep(min(delay, 8.0))
+    raise AssertionError("not reached: the last attempt returns")
 
 
-def outbound_for(part: Message, phone: str) -> OutboundMessage:
+def outbound_for(part: Message | StoredPart, phone: str) -> OutboundMessage:
     """The REST call for a stored part: its text, and the first part's pin or template if it has one."""
     send = (part.meta or {}).get("send") or {}
     return OutboundMessage(to_phone=phone, body=part.body, content_sid=send.get("content_sid"),
@@ -179,13 +319,8 @@ def outbound_for(part: Message, phone: str) -> OutboundMessage:
 
 
 def _mark_submitted(session: Session, part: Message, sid: str, provider_status: str) -> None:
-    """Stores the SID, then applies callbacks that beat it (committed first, so none can slip between)."""
-    now = utcnow()
-    session.execute(update(Message).where(Message.id == part.id)
-                    .values(twilio_sid=sid, status=provider_status, sent_at=now, updated_at=now,
-                            status_rank=STATUS_RANK.get(provider_status, STATUS_RANK["queued"])))
-    session.commit()
-    status.apply_early_callbacks(session, sid)
+    """Stores the SID with the callbacks that beat it, and commits."""
+    status.store_sid(session, part.id, sid, provider_status, utcnow())
     session.commit()
     # logged before expiring: reading the attributes of an expired part would cost a SELECT
     log.info("sent message_id=%s message_sid=%s part=%d/%d", part.id, sid, part.part_index + 1, part.part_count)
@@ -204,15 +339,17 @@ def _mark_failed(session: Session, part: Message, code: int | None, error: str) 
 def _fail_rest(session: Session, parts: list[Message], failed: Message) -> None:
     """Later parts of an answer whose part failed for good are not sent: they would arrive out of context."""
     code = session.execute(select(Message.error_code).where(Message.id == failed.id)).scalar()
-    for part in parts[failed.part_index + 1:]:
-        if part.status == "pending":
+    for part in parts:
+        if part.part_index > failed.part_index and part.status == "pending":
             _mark_failed(session, part, code, f"not sent: part {failed.part_index + 1} failed")
 
 
 def pending_turns(session: Session, user_id: int) -> int:
-    return session.execute(select(func.count()).where(Message.user_id == user_id,
-                                                      Message.direction == "inbound",
-                                                      Message.status == "received")).scalar_one()
+    """How many of the user's turns await an answer, read in autocommit on a connection of its own: one round
+    trip, no BEGIN or COMMIT, whatever the session's state."""
+    with session.get_bind().connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        return connection.execute(PENDING_TURNS, {"user_id": user_id}).scalar_one()
 
 
 def stale_turns(session: Session, waited: timedelta) -> list[tuple[int, int]]:

@@ -115,3 +115,154 @@ def test_requeue_answers_turns_whose_job_was_lost(app, client, session, twilio, 
     assert len(twilio.sent_to(phone)) == 1
     result = runner.invoke(args=["replies", "requeue", "--older-than", "0"])
     assert "requeued 0 user" in result.output
+
+
+class Killed(BaseException):
+    """The worker process dying at this point: not an Exception, so nothing in the job catches it."""
+
+
+class KillingSender:
+    """The real sender, except that the process 'dies' around its `call`-th send: `before` the REST call
+    (after the part was claimed) or `after` it (before Twilio's answer is stored)."""
+
+    def __init__(self, real, when: str, call: int = 1):
+        self.real, self.when, self.call, self.calls = real, when, call, 0
+
+    def send(self, outbound):
+        self.calls += 1
+        if self.calls == self.call and self.when == "before":
+            raise Killed
+        result = self.real.send(outbound)
+        if self.calls == self.call and self.when == "after":
+            raise Killed
+        return result
+
+
+def crash_then_rerun(app, session, phone: str, text: str, when: str, call: int = 1) -> Message:
+    """The job dies at the given point, then runs again (as RQ's retry would); returns the inbound turn."""
+    send(app.test_client(), phone, text)
+    inbound = session.scalars(select(Message).where(Message.direction == "inbound")).one()
+    rt = app.extensions["runtime"]
+    real = rt.sender
+    rt.sender = KillingSender(real, when, call)
+    with app.app_context():
+        with pytest.raises(Killed):
+            reply_to_user(inbound.user_id)
+        rt.sender = real
+        session.expire_all()
+        assert session.get(Message, inbound.id).status == "received", "the dead run did not finish the turn"
+        reply_to_user(inbound.user_id)
+    session.expire_all()
+    return session.get(Message, inbound.id)
+
+
+@pytest.mark.parametrize("when, attempts", [("before", 0), ("after", 1)])
+def test_a_rerun_after_a_crash_around_the_rest_call_never_resends(app, session, twilio, when, attempts):
+    """A fresh answer's first part is stored already claimed: dying before the REST call or before its answer
+    is stored leaves it `submitting`, and the re-run marks it failed instead of sending it (again)."""
+    phone = "+967712000210"
+    inbound = crash_then_rerun(app, session, phone, "tell me about quantum origami", when)
+    assert len(twilio.attempts_to(phone)) == attempts
+    [part] = replies(session)
+    assert (part.status, part.twilio_sid) == ("failed", None) and "interrupted" in part.error_message
+    assert inbound.status == "processed"
+
+
+def test_a_rerun_after_a_crash_between_parts_sends_each_part_at_most_once(app, session, twilio):
+    """Part 2 is claimed in the commit that stores part 1's SID; dying before part 2's REST call leaves part
+    1 sent and part 2 `submitting`: the re-run fails part 2 and sends the rest, each once."""
+    phone = "+967712000211"
+    inbound = crash_then_rerun(app, session, phone, "LLMPROBE LONGANSWER", "before", call=2)
+    parts = replies(session)
+    assert len(parts) >= 3
+    bodies = [m["body"] for m in twilio.sent_to(phone)]
+    assert len(bodies) == len(set(bodies)) == len(parts) - 1
+    assert parts[0].status == "queued" and parts[0].twilio_sid == twilio.sent_to(phone)[0]["sid"]
+    assert parts[1].status == "failed" and "interrupted" in parts[1].error_message
+    assert parts[1].body not in bodies
+    assert all(p.status == "queued" and p.twilio_sid for p in parts[2:])
+    assert inbound.status == "processed"
+
+
+def test_no_row_lock_is_held_across_the_llm_call(app, client, session, twilio, llm):
+    """A first message (its language is remembered) waiting on a slow LLM: the user's row stays free, so the
+    webhook's user upsert for their next message does not wait for the answer."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+    phone = "+967712000212"
+    send(client, phone, "مرحبا، ما هي خطة الرحلة الطويلة؟")
+    user_id = session.scalars(select(User.id)).one()
+    llm.delay = 1.5
+
+    def job():
+        with app.app_context():
+            reply_to_user(user_id)
+    worker = threading.Thread(target=job)
+    worker.start()
+    try:
+        deadline = time.time() + 10
+        while not llm.requests and time.time() < deadline:
+            time.sleep(0.02)
+        assert llm.requests, "the turn did not reach the LLM"
+        session.execute(text("SET LOCAL lock_timeout = '300ms'"))
+        session.execute(text("UPDATE users SET last_inbound_at = now() WHERE id = :id"), {"id": user_id})
+        session.commit()
+    finally:
+        worker.join(30)
+    session.expire_all()
+    assert session.get(User, user_id).preferred_language == "ar", "the language is remembered with the answer"
+    assert len(twilio.sent_to(phone)) == 1
+
+
+def test_the_users_lock_is_renewed_only_once_a_tenth_of_its_ttl_has_passed(redis_client):
+    """Renewing moments after taking the lock is a Redis round trip that changes nothing; later it is due."""
+    from bot.jobs import _RenewWhenDue
+    from bot.locks import RedisUserLock
+
+    class Counted(RedisUserLock):
+        renewed = 0
+
+        def renew(self):
+            Counted.renewed += 1
+            super().renew()
+
+    fresh = _RenewWhenDue(Counted(redis_client, 1, ttl=300), 300)
+    assert fresh.acquire()
+    fresh.renew()
+    assert Counted.renewed == 0 and redis_client.pttl("bot:lock:user:1") > 290_000
+    fresh.release()
+    due = _RenewWhenDue(Counted(redis_client, 2, ttl=300), 0)  # every renew is due
+    assert due.acquire()
+    due.renew()
+    due.renew()
+    assert Counted.renewed == 2
+    due.release()
+
+
+def test_a_turn_arriving_while_the_only_waiting_one_is_answered_is_answered_by_the_same_job(app, client, session,
+                                                                                          twilio, llm):
+    """After the only turn that was waiting, the job reads no further under the lock; its check after the
+    release finds the turn that came meanwhile, and it takes the lock again for it, in order."""
+    import threading
+    import time
+    phone = "+967712000213"
+    send(client, phone, "tell me about quantum origami")
+    user_id = session.scalars(select(User.id)).one()
+    llm.delay = 0.5
+    result = []
+
+    def job():
+        with app.app_context():
+            result.append(reply_to_user(user_id))
+    worker = threading.Thread(target=job)
+    worker.start()
+    deadline = time.time() + 10
+    while not llm.requests and time.time() < deadline:
+        time.sleep(0.02)
+    send(client, phone, "and about paper boats")
+    worker.join(30)
+    assert result == [2]
+    assert [m["body"] for m in twilio.sent_to(phone)] == ["FAKE-LLM: tell me about quantum origami",
+                                                          "FAKE-LLM: and about paper boats"]

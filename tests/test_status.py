@@ -13,6 +13,7 @@ from bot import status as bot_status
 from bot.db import db
 from bot.pipeline import _mark_submitted
 from models import STATUS_RANK, Message, MessageStatusEvent
+from models.base import utcnow
 from tests.conftest import inbound_params, load_payload, post_signed, run_jobs, send
 from tests.fakes import AUTH_TOKEN, status_params
 
@@ -102,6 +103,18 @@ def test_unknown_sid_is_200_and_kept_as_event(app, client, session, twilio):
     assert row(session, sid).status == "queued", "another message's status must not change"
 
 
+def submitting_part(client, session, phone: str) -> Message:
+    """An outbound part claimed for its REST call (`submitting`, no SID yet), answering a turn from `phone`."""
+    send(client, phone, "hello")  # a user and a conversation for the outbound row
+    inbound = session.scalars(select(Message)).one()
+    with db.session_scope() as s:
+        part = Message(conversation_id=inbound.conversation_id, user_id=inbound.user_id, direction="outbound",
+                       role="assistant", body="hi", status="submitting", status_rank=STATUS_RANK["submitting"],
+                       reply_to_id=inbound.id)
+        s.add(part)
+    return part
+
+
 @pytest.mark.parametrize("callbacks, final, code", [
     ([("delivered", None), ("read", None)], "read", None),
     ([("read", None), ("sent", None)], "read", None),
@@ -110,15 +123,9 @@ def test_unknown_sid_is_200_and_kept_as_event(app, client, session, twilio):
 ])
 def test_callback_before_sid_is_stored_is_applied_when_it_is(app, client, session, callbacks, final, code):
     """The callback beats the REST call's answer: it is kept, then applied by `_mark_submitted`."""
-    send(client, "+967712100005", "hello")  # a user and a conversation for the outbound row
-    inbound = session.scalars(select(Message)).one()
     early_sid = "SM" + "e" * 32
     with app.app_context():
-        with db.session_scope() as s:
-            part = Message(conversation_id=inbound.conversation_id, user_id=inbound.user_id,
-                           direction="outbound", role="assistant", body="hi", status="submitting",
-                           status_rank=STATUS_RANK["submitting"], reply_to_id=inbound.id)
-            s.add(part)
+        part = submitting_part(client, session, "+967712100005")
         for state, error_code in callbacks:  # through the real endpoint: unknown SID yet, still 200
             response = post_signed(client, STATUS_PATH, status_params(early_sid, state, "whatsapp:+967712100005",
                                                                       error_code))
@@ -128,6 +135,32 @@ def test_callback_before_sid_is_stored_is_applied_when_it_is(app, client, sessio
         with db.session_scope() as s:
             _mark_submitted(s, s.get(Message, part.id), early_sid, "queued")
     assert row(session, early_sid)[:3] == (final, STATUS_RANK[final], code)
+
+
+def test_a_callback_arriving_while_the_sid_is_stored_waits_and_is_applied(app, client, session):
+    """`store_sid` stores the SID and reads the early callbacks in one UPDATE, committed later with the rest
+    of the sender's step. A callback arriving meanwhile could neither see the uncommitted SID nor be seen by
+    the UPDATE; the SID's lock makes it wait for the commit, then find the SID."""
+    sid = "SM" + "f" * 32
+    recorded = threading.Event()
+
+    def callback():
+        with app.app_context():
+            with db.session_scope() as s:
+                bot_status.record_callback(s, sid, "delivered", None, {"MessageSid": sid})
+        recorded.set()
+
+    with app.app_context():
+        part = submitting_part(client, session, "+967712100007")
+        thread = threading.Thread(target=callback)
+        with db.session_scope() as sender:
+            bot_status.store_sid(sender, part.id, sid, "queued", utcnow())
+            thread.start()
+            assert not recorded.wait(0.5), "the callback should wait for the SID's lock"
+        thread.join(10)
+    assert recorded.is_set()
+    assert row(session, sid)[:2] == ("delivered", STATUS_RANK["delivered"])
+    assert events(session, sid) == [("delivered", None)]
 
 
 def test_record_callback_for_unknown_sid_stores_event_only(app, session):
