@@ -266,3 +266,15 @@ def test_a_turn_arriving_while_the_only_waiting_one_is_answered_is_answered_by_t
     assert result == [2]
     assert [m["body"] for m in twilio.sent_to(phone)] == ["FAKE-LLM: tell me about quantum origami",
                                                           "FAKE-LLM: and about paper boats"]
+
+
+def test_the_sender_reads_proxy_settings_once_at_start(settings, monkeypatch):
+    """requests would look proxies up in the environment on every send; the sender takes them once."""
+    from bot.channels.twilio import TwilioSender
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    sender = TwilioSender(settings.replace(twilio_api_base_url="https://api.twilio.com"))
+    session = sender.client.http_client.session
+    assert session.trust_env is False
+    assert session.proxies.get("https") == "http://proxy.example:3128"
+    assert session.verify == "/etc/ssl/certs/ca-certificates.crt"
