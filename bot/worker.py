@@ -10,8 +10,8 @@ PostgreSQL — so one process with a single job at a time would leave its core i
 queued behind one LLM call. Threads share the trained matcher, the database pool and the HTTP clients. Per
 user order does not depend on it: a job holds its user's Redis lock (bot/jobs.py). Job timeouts use RQ's
 `TimerDeathPenalty` (SIGALRM reaches only the main thread). On SIGTERM or SIGINT every worker finishes the
-job in hand and stops; idle ones notice within `IDLE_POLL_SECONDS`. With WORKER_THREADS=1 the worker runs in
-the main thread exactly as plain `SimpleWorker` does.
+job in hand and stops; idle ones notice within `IDLE_POLL_SECONDS`. With WORKER_THREADS=1 one `BotWorker`
+runs in the main thread, with RQ's own signal handling and SIGALRM timeouts.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from flask import Flask
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
+from rq.utils import now as utcnow
 from rq.worker.base import StopRequested
 
 from bot import create_app
@@ -34,10 +35,32 @@ from bot.runtime import runtime
 log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 1
+HEARTBEAT_SECONDS = 10  # RQ's worker key lives worker_ttl + 60 (480 s by default)
 
 
-class ThreadWorker(SimpleWorker):
-    """A `SimpleWorker` that can run in a thread other than the main one."""
+class BotWorker(SimpleWorker):
+    """RQ's `SimpleWorker` with fewer Redis round trips per job.
+
+    RQ refreshes the worker's heartbeat (HSET, then EXPIRE: two round trips) three times per job outside its
+    pipelines — before and after each dequeue and after each job — to keep a key whose TTL is minutes. Here a
+    heartbeat outside a pipeline is one pipelined round trip and is skipped within HEARTBEAT_SECONDS of the
+    last one; heartbeats inside RQ's own pipelines (which set a job's longer TTL) are untouched.
+    """
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        if pipeline is not None:
+            return super().heartbeat(timeout, pipeline=pipeline)
+        last = self.last_heartbeat
+        if timeout is None and last is not None and (utcnow() - last).total_seconds() < HEARTBEAT_SECONDS:
+            return None
+        with self.connection.pipeline() as batch:
+            super().heartbeat(timeout, pipeline=batch)
+            batch.execute()
+        return None
+
+
+class ThreadWorker(BotWorker):
+    """A `BotWorker` that can run in a thread other than the main one."""
 
     death_penalty_class = TimerDeathPenalty
 
@@ -106,7 +129,7 @@ def main() -> int:
             rt.queue.enqueue_ingest()  # turns buffered while no worker ran (or whose enqueue was lost)
         threads = rt.settings.worker_threads
         if threads <= 1:
-            worker = SimpleWorker(rt.queue.queues, connection=rt.redis, serializer=JSONSerializer)
+            worker = BotWorker(rt.queue.queues, connection=rt.redis, serializer=JSONSerializer)
             worker.work(logging_level=logging.getLevelName(logging.getLogger().level))
             return 0
     serve(app, threads)

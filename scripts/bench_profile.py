@@ -10,7 +10,7 @@ process against PostgreSQL (database `bench_intake_profile`, created and dropped
            cProfile: wall and CPU ms per request, SQL statements / transactions / pool pings / Redis round trips
            per request, and the cumulative time of each step (signature, form, phonenumbers, each SQL step,
            commit, RQ enqueue, logging).
-  worker   --turns queued turns (distinct users) answered by `SimpleWorker(...).work(burst=True)`, exactly the
+  worker   --turns queued turns (distinct users) answered by `BotWorker(...).work(burst=True)`, the
            worker class `python -m bot.worker` runs, under cProfile: the same figures per reply, split into RQ's
            own bookkeeping, the user lock, SQL steps, the OpenAI client and the Twilio client.
 
@@ -283,9 +283,10 @@ def main() -> int:
             os.makedirs(args.dump, exist_ok=True)
             stats.dump_stats(os.path.join(args.dump, "webhook.prof"))
 
-        # ---- worker path: queue --turns turns from distinct users, then one SimpleWorker in burst mode
-        from rq import SimpleWorker
+        # ---- worker path: queue --turns turns from distinct users, then one BotWorker in burst mode
         from rq.serializers import JSONSerializer
+
+        from bot.worker import BotWorker
         bi.flush_redis()
         for sig, body in signer.batch(args.turns, pool=3, users=args.turns, tag="job"):
             post(sig, body)
@@ -294,7 +295,7 @@ def main() -> int:
             # with the buffered intake (the default) the turns wait in Redis and one `intake` job stores them
             # and queues the replies: the worker listens to both queues, as `bot.worker` does
             queued = rt.queue.queue.count + rt.queue.intake.count
-            worker = SimpleWorker(rt.queue.queues, connection=rt.redis, serializer=JSONSerializer)
+            worker = BotWorker(rt.queue.queues, connection=rt.redis, serializer=JSONSerializer)
             before = counters.snapshot()
             got0 = bi.json.loads(_fakes_cmd(fakes, "count"))["messages"]
             profiler = cProfile.Profile(time.process_time) if args.cpu_clock else cProfile.Profile()
@@ -317,7 +318,7 @@ def main() -> int:
         stats = pstats.Stats(profiler)
         counts = diff(after, before, n)
         rows, top = steps(stats, WORKER_STEPS, n), top_self(stats, n)
-        print_section(f"worker path (SimpleWorker burst, {queued} jobs, {replies} replies)", n, 1000 * wall / n,
+        print_section(f"worker path (BotWorker burst, {queued} jobs, {replies} replies)", n, 1000 * wall / n,
                       1000 * cpu / n, counts, rows, top)
         print(f"   without the profiler: {1000 * plain_wall / plain_n:.2f} ms wall, {1000 * plain_cpu / plain_n:.2f} ms "
               f"CPU per reply ({plain_n} replies, {plain_n / plain_wall:.1f} replies/s in this process)")

@@ -53,7 +53,7 @@ def start_workers(settings, app, twilio, llm, redis_client):
     for p in procs:
         os.killpg(p.pid, 15)
     for p in procs:
-        p.wait(10)
+        p.wait(15)
 
 
 @pytest.fixture

@@ -19,9 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def procfile_worker() -> str:
+    """The Procfile's worker command, run with `exec`: the Popen is then the worker process itself, so a
+    fixture that waits for it waits until the worker is gone (a worker still stopping takes the next test's
+    jobs)."""
     for line in (ROOT / "Procfile").read_text().splitlines():
         if line.startswith("worker:"):
-            return line.split(":", 1)[1].strip()
+            return "exec " + line.split(":", 1)[1].strip()
     raise AssertionError("Procfile has no worker line")
 
 
@@ -32,15 +35,14 @@ def workers(settings, app, twilio, llm, redis_client):
                TWILIO_API_BASE_URL=twilio.url, PUBLIC_BASE_URL=settings.public_base_url,
                OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=f"{llm.url}/v1", OPENAI_MODEL="gpt-4o-mini",
                SECRET_KEY="test", LOG_LEVEL="WARNING", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    # exec: each Popen is the worker process itself, so waiting for it waits for the worker to be gone
-    procs = [subprocess.Popen(f"exec {procfile_worker()}", shell=True, cwd=ROOT, env=env, start_new_session=True)
+    procs = [subprocess.Popen(procfile_worker(), shell=True, cwd=ROOT, env=env, start_new_session=True)
              for _ in range(2)]
     wait_until_listening(redis_client, len(procs))
     yield procs
     for p in procs:
         os.killpg(p.pid, 15)
     for p in procs:
-        p.wait(15)  # a worker still stopping would take the next test's jobs
+        p.wait(15)
 
 
 def wait_until_listening(connection, n: int, seconds: float = 60.0) -> None:

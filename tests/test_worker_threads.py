@@ -28,8 +28,7 @@ def start_worker(settings, app, twilio, llm, redis_client):
                    OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=f"{llm.url}/v1", OPENAI_MODEL="gpt-4o-mini",
                    SECRET_KEY="test", LOG_LEVEL="WARNING", WORKER_THREADS=str(threads),
                    PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-        # exec: the Popen is the worker itself, so a signal sent to it reaches the worker
-        proc = subprocess.Popen(f"exec {procfile_worker()}", shell=True, cwd=ROOT, env=env,
+        proc = subprocess.Popen(procfile_worker(), shell=True, cwd=ROOT, env=env,
                                 start_new_session=True)
         procs.append(proc)
         wait_until_listening(redis_client, threads)
@@ -77,3 +76,25 @@ def test_sigterm_finishes_the_job_in_hand_then_exits(start_worker, client, twili
     assert proc.wait(15) == 0
     assert twilio.sent_to("+967712000521"), "the job in hand was abandoned"
     assert Worker.count(connection=redis_client) == 0, "a stopped worker stayed registered"
+
+
+def test_heartbeats_outside_rq_pipelines_are_throttled(redis_client):
+    from bot.queue import RQTaskQueue
+    from bot.worker import BotWorker
+
+    def hsets() -> int:
+        return redis_client.info("commandstats").get("cmdstat_hset", {}).get("calls", 0)
+    worker = BotWorker(RQTaskQueue(redis_client).queues, connection=redis_client)
+    worker.register_birth()
+    try:
+        worker.heartbeat()
+        before = hsets()
+        for _ in range(5):
+            worker.heartbeat()  # within HEARTBEAT_SECONDS of the last one: nothing sent
+        assert hsets() == before
+        worker.last_heartbeat = None
+        redis_client.persist(worker.key)
+        worker.heartbeat()  # due: sent, and the key gets its TTL back
+        assert hsets() == before + 1 and redis_client.ttl(worker.key) > 0
+    finally:
+        worker.register_death()
