@@ -560,19 +560,22 @@ class Matcher:
         return [(self.keys[i], float(probs[i])) for i in order]
 
 
-def cross_validated_scores(entries: Sequence[Entry], folds: int = 5,
-                           config: MatcherConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+def cross_validated_scores(entries: Sequence[Entry], folds: int = 5, config: MatcherConfig | None = None,
+                           fold_of: Sequence[Sequence[int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Raw held-out scores (examples × entries) and true entry indices under ``folds``-fold CV.
 
     Example ``j`` of every entry goes to fold ``j % folds``: deterministic and stratified by entry, so every
-    entry keeps most of its phrasings in each training fold.
+    entry keeps most of its phrasings in each training fold. ``fold_of[i][j]``, when given, is the fold of
+    example ``j`` of entry ``i`` instead (e.g. ``grouped_folds``, which keeps near-duplicates together).
     """
     config = config or MatcherConfig()
+    if fold_of is None:
+        fold_of = [[j % folds for j in range(len(e.examples))] for e in entries]
     scores_all, truth_all = [], []
     for fold in range(folds):
-        train = [Entry(e.key, e.kind, tuple(x for j, x in enumerate(e.examples) if j % folds != fold), e.context)
-                 for e in entries]
-        test = [(i, x) for i, e in enumerate(entries) for j, x in enumerate(e.examples) if j % folds == fold]
+        train = [Entry(e.key, e.kind, tuple(x for x, f in zip(e.examples, fold_of[i]) if f != fold), e.context)
+                 for i, e in enumerate(entries)]
+        test = [(i, x) for i, e in enumerate(entries) for x, f in zip(e.examples, fold_of[i]) if f == fold]
         view = Matcher(config).fit(train)._main
         if not test or view is None:
             continue
@@ -585,6 +588,43 @@ def cross_validated_scores(entries: Sequence[Entry], folds: int = 5,
         scores_all.append(full)
         truth_all.extend(i for i, _ in test)
     return np.vstack(scores_all), np.array(truth_all)
+
+
+def grouped_folds(entries: Sequence[Entry], folds: int = 5, min_cosine: float = 0.6) -> list[list[int]]:
+    """Folds that keep near-duplicate phrasings of an entry together: examples whose word TF-IDF cosine is
+    at least ``min_cosine`` are joined (transitively) into one group, and each group goes whole to the fold
+    that holds the fewest of the entry's examples so far (ties: the lowest fold). Training files with
+    augmented near-copies ("didn't work" / "didn't piece of work") otherwise let plain CV test a phrasing
+    whose copy it trained on. Deterministic."""
+    prepared = [[prepare(x) for x in e.examples] for e in entries]
+    vectorizer = _tfidf("word", (1, 1)).fit([t for texts in prepared for t in texts if t] or ["x"])
+    out = []
+    for texts in prepared:
+        n = len(texts)
+        parent = list(range(n))
+
+        def root(a: int) -> int:
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+        if n:
+            rows = vectorizer.transform(texts)
+            close = (rows @ rows.T).tocoo()
+            for a, b, value in zip(close.row, close.col, close.data):
+                if a < b and value >= min_cosine:
+                    parent[root(b)] = root(a)
+        groups: dict[int, list[int]] = {}
+        for j in range(n):
+            groups.setdefault(root(j), []).append(j)
+        sizes, fold_of = [0] * folds, [0] * n
+        for members in sorted(groups.values(), key=lambda m: (-len(m), m[0])):
+            fold = int(np.argmin(sizes))
+            sizes[fold] += len(members)
+            for j in members:
+                fold_of[j] = fold
+        out.append(fold_of)
+    return out
 
 
 def fit_temperature(entries: Sequence[Entry], folds: int = 5, config: MatcherConfig | None = None,
