@@ -204,14 +204,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-banking", action="store_true", help="skip Banking77 accuracy and its 77-entry latency")
     ap.add_argument("--cv-pair-weight", metavar="W,W,…",
                     help="only cross-validate these pair-channel weights on the Banking77 training file and exit")
+    ap.add_argument("--cv-embedding-weight", metavar="W,W,…",
+                    help="only cross-validate these word-vector block weights (0 = off) and exit")
+    ap.add_argument("--cv-embedding-file", help="word-vector table for --cv-embedding-weight (default: shipped)")
+    ap.add_argument("--cv-embedding-dims", type=int, help="keep only the first N components of the table")
+    ap.add_argument("--cv-embedding-mean", action="store_true", help="plain mean of word vectors, not IDF-weighted")
     ap.add_argument("--cv-grouped", action="store_true",
                     help="CV keeps near-duplicate phrasings (word TF-IDF cosine >= 0.6) in one fold")
     ap.add_argument("--cv-language", default="en", choices=("en", "ar"))
     ap.add_argument("--cv-folds", type=int, default=5)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    if args.cv_pair_weight:
-        configs = {f"pair_weight {w}": MatcherConfig(pair_weight=float(w)) for w in args.cv_pair_weight.split(",")}
+    if args.cv_pair_weight or args.cv_embedding_weight:
+        if args.cv_pair_weight:
+            configs = {f"pair_weight {w}": MatcherConfig(pair_weight=float(w)) for w in args.cv_pair_weight.split(",")}
+        else:
+            configs = {f"embedding_weight {w}": MatcherConfig(embedding_weight=float(w),
+                                                              embedding_file=args.cv_embedding_file,
+                                                              embedding_dims=args.cv_embedding_dims,
+                                                              embedding_idf=not args.cv_embedding_mean)
+                       for w in args.cv_embedding_weight.split(",")}
         cv = cv_configs(args.banking_train, configs, args.cv_language, args.cv_folds, args.cv_grouped)
         if args.json:
             print(json.dumps(cv, indent=2))
