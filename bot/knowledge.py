@@ -30,8 +30,10 @@ from models import FAQ
 log = logging.getLogger(__name__)
 CHECK_SECONDS = 5.0
 MATCHER_CACHE = INSTANCE_DIR / "matcher-cache"
+# The word-vector artefact is hashed with the code: a rebuilt table changes every fitted model's features.
 MATCHER_SOURCES = tuple(Path(__file__).resolve().parent / "nlu" / name
-                        for name in ("matcher.py", "normalize.py", "entries.py", "lexicon.py"))
+                        for name in ("matcher.py", "normalize.py", "entries.py", "lexicon.py", "embeddings.py",
+                                     "data/word_vectors.npz"))
 CACHE_KEEP = 8
 # Read once, when this module (and so the matcher) is imported: a source edited while a process runs must not
 # label a model that the already loaded code fits.

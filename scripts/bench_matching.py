@@ -38,7 +38,7 @@ from bot.faq_io import FAQRow, read_faq_file  # noqa: E402
 from bot.intents import load_intents  # noqa: E402
 from bot.knowledge import FAQEntry, Gates, Knowledge  # noqa: E402
 from bot.nlu.entries import Entry, load_queries  # noqa: E402
-from bot.nlu.matcher import MatcherConfig, cross_validated_scores, fit_temperature  # noqa: E402
+from bot.nlu.matcher import MatcherConfig, cross_validated_scores, fit_temperature, grouped_folds  # noqa: E402
 from bot.nlu.normalize import detect_language  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
@@ -175,17 +175,20 @@ def latency(knowledge: Knowledge, queries: list[str]) -> dict:
                for stat, fn in (("p50", statistics.median), ("p99", p99))}}
 
 
-def cv_pair_weight(train: Path, weights: list[float], language: str = "en", folds: int = 5) -> dict:
+def cv_configs(train: Path, configs: dict[str, MatcherConfig], language: str = "en", folds: int = 5,
+               grouped: bool = False) -> dict:
     """Top-1 of ``folds``-fold cross-validation over Banking77's training phrasings in one language (with the
-    answers as context, as Knowledge passes them) for each ``MatcherConfig.pair_weight``: how the weight of
-    the content-word pair channel was chosen, without the dev set."""
+    answers as context, as Knowledge passes them) for each named configuration: how the weights of the
+    content-word pair channel and of the word-vector block were chosen, without the dev set. ``grouped``
+    keeps near-duplicate phrasings in one fold (``grouped_folds``), the stricter estimate."""
     faqs = faq_entries(train, include_keywords=False)
     entries = [Entry(f.key, "faq", f.questions_en if language == "en" else f.questions_ar,
                      tuple(a for a in (f.answer_en, f.answer_ar) if a)) for f in faqs]
+    fold_of = grouped_folds(entries, folds) if grouped else None
     out = {}
-    for weight in weights:
-        scores, truth = cross_validated_scores(entries, folds, MatcherConfig(pair_weight=weight))
-        out[weight] = {"n": len(truth), "top1": float((scores.argmax(axis=1) == truth).mean())}
+    for name, config in configs.items():
+        scores, truth = cross_validated_scores(entries, folds, config, fold_of)
+        out[name] = {"n": len(truth), "top1": float((scores.argmax(axis=1) == truth).mean())}
     return out
 
 
@@ -201,19 +204,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-banking", action="store_true", help="skip Banking77 accuracy and its 77-entry latency")
     ap.add_argument("--cv-pair-weight", metavar="W,W,…",
                     help="only cross-validate these pair-channel weights on the Banking77 training file and exit")
+    ap.add_argument("--cv-embedding-weight", metavar="W,W,…",
+                    help="only cross-validate these word-vector block weights (0 = off) and exit")
+    ap.add_argument("--cv-embedding-file", help="word-vector table for --cv-embedding-weight (default: shipped)")
+    ap.add_argument("--cv-embedding-dims", type=int, help="keep only the first N components of the table")
+    ap.add_argument("--cv-embedding-mean", action="store_true", help="plain mean of word vectors, not IDF-weighted")
+    ap.add_argument("--cv-grouped", action="store_true",
+                    help="CV keeps near-duplicate phrasings (word TF-IDF cosine >= 0.6) in one fold")
     ap.add_argument("--cv-language", default="en", choices=("en", "ar"))
     ap.add_argument("--cv-folds", type=int, default=5)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    if args.cv_pair_weight:
-        weights = [float(w) for w in args.cv_pair_weight.split(",")]
-        cv = cv_pair_weight(args.banking_train, weights, args.cv_language, args.cv_folds)
+    if args.cv_pair_weight or args.cv_embedding_weight:
+        if args.cv_pair_weight:
+            configs = {f"pair_weight {w}": MatcherConfig(pair_weight=float(w)) for w in args.cv_pair_weight.split(",")}
+        else:
+            configs = {f"embedding_weight {w}": MatcherConfig(embedding_weight=float(w),
+                                                              embedding_file=args.cv_embedding_file,
+                                                              embedding_dims=args.cv_embedding_dims,
+                                                              embedding_idf=not args.cv_embedding_mean)
+                       for w in args.cv_embedding_weight.split(",")}
+        cv = cv_configs(args.banking_train, configs, args.cv_language, args.cv_folds, args.cv_grouped)
         if args.json:
             print(json.dumps(cv, indent=2))
         else:
-            for weight, r in cv.items():
-                print(f"pair_weight {weight}: {args.cv_folds}-fold CV top-1 {args.cv_language.upper()} "
-                      f"{100 * r['top1']:.2f}% (n={r['n']})")
+            kind = "grouped " if args.cv_grouped else ""
+            for name, r in cv.items():
+                print(f"{name}: {kind}{args.cv_folds}-fold CV top-1 {args.cv_language.upper()} "
+                      f"{100 * r['top1']:.2f}% (n={r['n']})", flush=True)
         return 0
     settings = Settings()
     high, low = settings.match_high, settings.match_low

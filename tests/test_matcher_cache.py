@@ -38,3 +38,8 @@ def test_the_cache_key_follows_the_matcher_code_this_process_loaded(monkeypatch)
     assert knowledge._fingerprint(ENTRIES) == key
     monkeypatch.setattr(knowledge, "_SOURCES_DIGEST", "other matcher code")
     assert knowledge._fingerprint(ENTRIES) != key
+
+
+def test_the_cache_key_covers_the_word_vector_artefact():
+    from bot.nlu.embeddings import WORD_VECTORS
+    assert WORD_VECTORS in knowledge.MATCHER_SOURCES

@@ -280,7 +280,8 @@ def _slow_rank(m: Matcher, text: str, k: int) -> list[str]:
     return [m.keys[i] for i in np.argsort(-probs, kind="stable")[:k]] if probs.any() else []
 
 
-@pytest.mark.parametrize("config", [MatcherConfig(), MatcherConfig(max_linear_weights=0)])
+@pytest.mark.parametrize("config", [MatcherConfig(), MatcherConfig(max_linear_weights=0),
+                                    MatcherConfig(embedding_weight=1.0)])
 def test_fast_rank_equals_slow_path(config):
     m = Matcher(config).fit(ENTRIES)
     for text in ("how much is a ticket", "وين اوقف السيارة", "kam si3r el tadhkara", "zzz qqq", "is there",
@@ -364,3 +365,31 @@ def test_a_typo_is_one_edit_not_two():
     # "status" and "starts" share the deletion "stats" but are two edits apart: not a typo of "starts"
     assert word_concept("status") != word_concept("starts")
     assert not one_edit_apart("status", "starts") and one_edit_apart("starts", "stats")
+
+
+def test_word_vectors_relate_synonyms_and_know_no_arabic():
+    from bot.nlu.embeddings import WORD_VECTORS, word_vectors
+    table = word_vectors()
+    assert WORD_VECTORS.stat().st_size < 8_000_000, "the artefact must stay small (docs/matching.md)"
+    assert table.vectors.dtype == np.float32 and table.dims >= 64
+
+    def cosine(a: str, b: str) -> float:
+        return float(table.embed(a, {}, 1.0) @ table.embed(b, {}, 1.0))
+    assert cosine("refund", "reimburse") > cosine("refund", "weather") + 0.3
+    assert cosine("cash", "money") > cosine("cash", "weather") + 0.3
+    assert cosine("stolen card", "card theft") > cosine("stolen card", "exchange rate")
+    assert table.embed(prepare("كم سعر التذكرة"), {}, 1.0) is None  # Arabic: no vector, the block is zero
+    assert table.embed("zzqx", {}, 1.0) is None
+
+
+def test_word_vector_block_only_in_the_linear_main_view():
+    config = MatcherConfig(embedding_weight=1.0)
+    m = Matcher(config).fit(ENTRIES)
+    assert m._main.n_dense == m._main._vectors().dims
+    assert m._main.weights.shape[0] == m._main.examples.shape[1] + m._main.n_dense
+    assert m._skeleton is None or m._skeleton.n_dense == 0
+    assert Matcher(MatcherConfig(embedding_weight=1.0, max_linear_weights=0)).fit(ENTRIES)._main.n_dense == 0
+    # Evidence looks at the TF-IDF rows only: the block changes the scores, not similarity or coverage.
+    plain = Matcher(MatcherConfig(embedding_weight=0.0)).fit(ENTRIES)
+    for text in ("how much is a ticket", "what is the capital of france", "وين اوقف السيارة"):
+        assert m.evidence(text, ENTRIES[0].key) == plain.evidence(text, ENTRIES[0].key)

@@ -32,6 +32,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize as l2_normalize
 from sklearn.svm import LinearSVC
 
+from .embeddings import WordVectors, word_vectors
 from .entries import Entry
 from .normalize import (ARABIZI_WORDS, arabic_skeleton, arabizi_skeleton, canonical_dialect, concept_text,
                         content_pairs, is_arabizi, light_stem, light_stems, normalize, word_concept)
@@ -84,6 +85,15 @@ class MatcherConfig:
     # char_wb and word (before the row is L2-normalised). 0 = off. Chosen by 5-fold CV on Banking77's English
     # training phrasings (docs/matching.md).
     pair_weight: float = 1.0
+    # Static English word vectors (bot/nlu/embeddings.py): the text's IDF-weighted mean word vector, unit norm,
+    # times this weight, as a dense block of the linear SVM's features (main view, linear mode only; texts
+    # with no known English word get zeros). 0 = off. Weight 1 chosen by grouped 5-fold CV on Banking77's
+    # English training phrasings (docs/matching.md, round 5). ``embedding_file`` None = the shipped
+    # artefact; ``embedding_dims`` keeps the first PCA components (None = all).
+    embedding_weight: float = 1.0
+    embedding_idf: bool = True  # weigh each word's vector by its IDF (False: plain mean)
+    embedding_file: str | None = None
+    embedding_dims: int | None = None
 
 
 def stem_text(text: str) -> str:
@@ -123,6 +133,8 @@ class _View:
         if config.concept_weight and stems:
             self.vectorizers.append(_tfidf("word", (1, 1), concept_text))
             self.channel_weights.append(config.concept_weight)
+        self.embedding_weight = config.embedding_weight if stems else 0.0
+        self.n_dense = 0  # columns of the dense word-vector block after the sparse features (0 = none)
         self.svm: LinearSVC | None = None
         self.centroids: csr_matrix | None = None
         self.classes: np.ndarray = np.zeros(0, dtype=int)
@@ -182,10 +194,19 @@ class _View:
                     if idf > self.stem_idf.get(stem, 0.0):
                         self.stem_idf[stem] = idf
         self.classes = np.unique(labels)
-        if len(self.classes) >= 2 and len(self.classes) * x.shape[1] <= self.config.max_linear_weights:
+        dense = self._vectors().dims if self.embedding_weight else 0
+        if len(self.classes) >= 2 and len(self.classes) * (x.shape[1] + dense) <= self.config.max_linear_weights:
             weights = None
             if context.any():
                 weights = np.where(context, context_weight, 1.0)
+            if dense:
+                # IDF of the catalogue's words weighs each word's vector; words it does not know weigh as much
+                # as its rarest word (as for coverage).
+                self.embed_idf = {t: float(self.word.idf_[i]) for t, i in self.word.vocabulary_.items()
+                                  if " " not in t} if self.config.embedding_idf else {}
+                self.embed_default_idf = max(self.embed_idf.values(), default=1.0)
+                self.n_dense = dense
+                full_x = hstack([full_x, csr_matrix(self._embed_all(texts))]).tocsr()
             self.svm = LinearSVC(C=self.config.svm_c, class_weight=self.config.class_weight,
                                  loss=self.config.svm_loss, random_state=SEED)
             self.svm.fit(full_x, full_labels, sample_weight=weights)
@@ -203,6 +224,21 @@ class _View:
             centroids = l2_normalize(onehot @ x).T.tocsr()  # features × classes
             self.centroids = without_common_features(centroids, self.config.centroid_max_share)
         return self
+
+    def _vectors(self) -> WordVectors:
+        return word_vectors(self.config.embedding_file, self.config.embedding_dims)
+
+    def _embed_all(self, texts: Sequence[str]) -> np.ndarray:
+        """The dense block of ``texts`` (rows × n_dense): unit mean word vectors × embedding_weight."""
+        block = self._vectors().embed_all(texts, self.embed_idf, self.embed_default_idf)
+        return block * np.float32(self.embedding_weight)
+
+    def features(self, texts: Sequence[str]) -> csr_matrix:
+        """What the SVM scores: the TF-IDF row (``transform``), then the dense word-vector block if any."""
+        x = self.transform(texts)
+        if self.n_dense:
+            x = hstack([x, csr_matrix(self._embed_all(texts))]).tocsr()
+        return x
 
     def __getstate__(self) -> dict:
         # The per-query lookups hold analyzer closures; they are rebuilt on first use after unpickling.
@@ -308,6 +344,10 @@ class _View:
         columns, values = self.query(prepared)
         if self.svm is not None:
             scores = values @ self.weights[columns] + self.svm.intercept_
+            if self.n_dense:
+                vector = self._vectors().embed(prepared, self.embed_idf, self.embed_default_idf)
+                if vector is not None:
+                    scores = scores + (np.float32(self.embedding_weight) * vector) @ self.weights[-self.n_dense:]
             if scores.shape[0] == 1:  # binary liblinear: one column, the second class's margin
                 scores = np.array([-scores[0], scores[0]], dtype=scores.dtype)
             scores = scores.astype(np.float64)
@@ -335,7 +375,7 @@ class _View:
         else:
             x = self.transform(texts)
             if self.svm is not None:
-                scores = self.svm.decision_function(x)
+                scores = self.svm.decision_function(self.features(texts) if self.n_dense else x)
                 if scores.ndim == 1:  # binary liblinear returns one column: the second class's margin
                     scores = np.column_stack([-scores, scores])
                 if self.config.knn_weight:
@@ -560,23 +600,27 @@ class Matcher:
         return [(self.keys[i], float(probs[i])) for i in order]
 
 
-def cross_validated_scores(entries: Sequence[Entry], folds: int = 5,
-                           config: MatcherConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+def cross_validated_scores(entries: Sequence[Entry], folds: int = 5, config: MatcherConfig | None = None,
+                           fold_of: Sequence[Sequence[int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Raw held-out scores (examples × entries) and true entry indices under ``folds``-fold CV.
 
     Example ``j`` of every entry goes to fold ``j % folds``: deterministic and stratified by entry, so every
-    entry keeps most of its phrasings in each training fold.
+    entry keeps most of its phrasings in each training fold. ``fold_of[i][j]``, when given, is the fold of
+    example ``j`` of entry ``i`` instead (e.g. ``grouped_folds``, which keeps near-duplicates together).
     """
     config = config or MatcherConfig()
+    if fold_of is None:
+        fold_of = [[j % folds for j in range(len(e.examples))] for e in entries]
     scores_all, truth_all = [], []
     for fold in range(folds):
-        train = [Entry(e.key, e.kind, tuple(x for j, x in enumerate(e.examples) if j % folds != fold), e.context)
-                 for e in entries]
-        test = [(i, x) for i, e in enumerate(entries) for j, x in enumerate(e.examples) if j % folds == fold]
+        train = [Entry(e.key, e.kind, tuple(x for x, f in zip(e.examples, fold_of[i]) if f != fold), e.context)
+                 for i, e in enumerate(entries)]
+        test = [(i, x) for i, e in enumerate(entries) for x, f in zip(e.examples, fold_of[i]) if f == fold]
         view = Matcher(config).fit(train)._main
         if not test or view is None:
             continue
-        x = view.transform([prepare(t) for _, t in test])
+        prepared = [prepare(t) for _, t in test]
+        x = view.features(prepared) if view.svm is not None else view.transform(prepared)
         raw = view.svm.decision_function(x) if view.svm is not None else (x @ view.centroids).toarray()
         if raw.ndim == 1:
             raw = np.column_stack([-raw, raw])
@@ -585,6 +629,43 @@ def cross_validated_scores(entries: Sequence[Entry], folds: int = 5,
         scores_all.append(full)
         truth_all.extend(i for i, _ in test)
     return np.vstack(scores_all), np.array(truth_all)
+
+
+def grouped_folds(entries: Sequence[Entry], folds: int = 5, min_cosine: float = 0.6) -> list[list[int]]:
+    """Folds that keep near-duplicate phrasings of an entry together: examples whose word TF-IDF cosine is
+    at least ``min_cosine`` are joined (transitively) into one group, and each group goes whole to the fold
+    that holds the fewest of the entry's examples so far (ties: the lowest fold). Training files with
+    augmented near-copies ("didn't work" / "didn't piece of work") otherwise let plain CV test a phrasing
+    whose copy it trained on. Deterministic."""
+    prepared = [[prepare(x) for x in e.examples] for e in entries]
+    vectorizer = _tfidf("word", (1, 1)).fit([t for texts in prepared for t in texts if t] or ["x"])
+    out = []
+    for texts in prepared:
+        n = len(texts)
+        parent = list(range(n))
+
+        def root(a: int) -> int:
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+        if n:
+            rows = vectorizer.transform(texts)
+            close = (rows @ rows.T).tocoo()
+            for a, b, value in zip(close.row, close.col, close.data):
+                if a < b and value >= min_cosine:
+                    parent[root(b)] = root(a)
+        groups: dict[int, list[int]] = {}
+        for j in range(n):
+            groups.setdefault(root(j), []).append(j)
+        sizes, fold_of = [0] * folds, [0] * n
+        for members in sorted(groups.values(), key=lambda m: (-len(m), m[0])):
+            fold = int(np.argmin(sizes))
+            sizes[fold] += len(members)
+            for j in members:
+                fold_of[j] = fold
+        out.append(fold_of)
+    return out
 
 
 def fit_temperature(entries: Sequence[Entry], folds: int = 5, config: MatcherConfig | None = None,
