@@ -1,19 +1,42 @@
-"""Gunicorn settings for the Procfile's `web:` line (override with WEB_CONCURRENCY / WEB_THREADS)."""
+"""Gunicorn settings for the Procfile's `web:` line (override with WEB_CONCURRENCY / WEB_THREADS).
+
+Defaults measured in docs/benchmarks.md ("Gunicorn settings"): with the buffered intake a webhook is about a
+millisecond of CPU and one short Redis round trip, so threads only add GIL hand-offs; four single-threaded
+gthread workers gave the highest signed-webhook rate and the lowest p99 on two cores (gthread still keeps
+idle keep-alive connections in its poller, so a worker's one thread is busy only while a request runs).
+"""
 import os
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("WEB_THREADS", "4"))
+workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+threads = int(os.environ.get("WEB_THREADS", "1"))
 worker_class = "gthread"
 timeout = 30
 keepalive = 5
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
-# The app is built in each worker after the fork, so no pooled connection crosses a fork.
-preload_app = False
+# With Redis (production) the app is built once in the master and forked: the workers share its pages
+# (each built its own, ~200 MB, before). Nothing in the app connects at build time, the database pool is
+# disposed after the fork (post_fork) and redis-py resets its pool in a new process by itself. Without Redis
+# (the embedded mode) each worker builds its own app: the embedded job and clock threads would not survive
+# a fork.
+preload_app = bool(os.environ.get("REDIS_URL", "").strip())
+
+
+def pre_fork(server, worker):
+    """The app's long-lived objects are frozen out of the collector's reach before the fork, so a collection
+    in a worker neither walks them nor touches (and so copies) the pages they share with the master."""
+    import gc
+    gc.freeze()
+
+
+def post_fork(server, worker):
+    if preload_app:
+        from bot.db import db
+        db.dispose_after_fork()
 
 
 def post_worker_init(worker):
-    """The app, its modules and settings live as long as the worker: frozen out of the garbage collector's
-    reach, a full collection no longer walks them in the middle of a request (a tail-latency spike)."""
+    """Without preloading, the worker's own app is frozen once built: a full collection no longer walks it
+    in the middle of a request (a tail-latency spike)."""
     import gc
     gc.freeze()
