@@ -1040,8 +1040,8 @@ def main() -> int:
     args.generator_used = "wrk" if args.generator in ("auto", "wrk") and shutil.which("wrk") else "python"
     if args.generator_used == "python" and args.generator == "auto":
         log("wrk not found (install: apt-get install -y wrk); using the Python asyncio generator")
-    args.web_concurrency = os.environ.get("WEB_CONCURRENCY", "2 (default)")
-    args.web_threads = os.environ.get("WEB_THREADS", "4 (default)")
+    args.web_concurrency = os.environ.get("WEB_CONCURRENCY", "default (gunicorn.conf.py)")
+    args.web_threads = os.environ.get("WEB_THREADS", "default")
     args.intake_mode = os.environ.get("INTAKE_MODE", "buffered (default)")
 
     def on_signal(signum, _frame):
