@@ -1,5 +1,6 @@
 """The buffered intake (INTAKE_MODE=buffered, the default with Redis): the webhook hands the turn to Redis,
-the `intake` job stores it in PostgreSQL in arrival order and queues the reply.
+the `intake` job stores it in PostgreSQL in arrival order and queues the reply (order across two worker
+processes: tests/test_ordering.py, both intake modes).
 
 Real Redis, real PostgreSQL, real RQ workers; failures are real (a Redis or PostgreSQL nobody listens on).
 """
@@ -22,7 +23,6 @@ from bot.settings import Settings
 from models import Message, User
 from bot.webhooks import EMPTY_TWIML
 from tests.conftest import deliver_concurrently, inbound_params, run_jobs, send
-from tests.test_ordering import numbers, workers  # noqa: F401 - the two Procfile workers fixture
 
 DEAD_PORT_REDIS = "redis://127.0.0.1:1/0"
 
@@ -71,18 +71,6 @@ def test_concurrent_deliveries_of_one_sid_buffer_once_and_answer_once(buffered, 
     assert len(twilio.wait_for("+967712000402", 1)) == 1
     time.sleep(0.3)
     assert len(twilio.sent_to("+967712000402")) == 1
-
-
-def test_replies_keep_arrival_order_across_two_workers(workers, make_app, twilio, llm):  # noqa: F811
-    client = make_app(intake_mode="buffered").test_client()
-    llm.delay = 0.05
-    users = ["+967712000411", "+967712000412", "+967712000413"]
-    for k in range(1, 7):
-        for phone in users:
-            send(client, phone, f"sequence {k}")
-    for phone in users:
-        got = twilio.wait_for(phone, 6, seconds=60)
-        assert numbers(got, "sequence ") == [1, 2, 3, 4, 5, 6], phone
 
 
 def test_redis_down_falls_back_to_storing_in_postgres(buffered, twilio):

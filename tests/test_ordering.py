@@ -58,7 +58,9 @@ def numbers(sent, word):
     return [int(m["body"].split(word)[1].split()[0]) for m in sent if word in m["body"]]
 
 
-def test_each_users_replies_keep_arrival_order(workers, client, twilio, llm):
+@pytest.mark.parametrize("intake_mode", ["direct", "buffered"])
+def test_each_users_replies_keep_arrival_order(workers, make_app, twilio, llm, intake_mode):
+    client = make_app(intake_mode=intake_mode).test_client()
     llm.delay = 0.05
     users = ["+967712000301", "+967712000302", "+967712000303"]
     for k in range(1, 7):
