@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import timedelta
 
 import click
 from flask import Flask
@@ -18,7 +17,7 @@ from bot.cli_reminders import reminders_cli
 from bot.db import db
 from bot.errors import MalformedRequest
 from bot.export import export_user
-from bot.pipeline import stale_turns
+from bot.jobs import requeue_stale_turns
 from bot.reference_data import sync_reference_data
 from bot.runtime import runtime
 from models import User
@@ -62,11 +61,7 @@ def users_export(phone: str) -> None:
 @click.option("--older-than", default=120, show_default=True, help="seconds a turn has waited")
 def replies_requeue(older_than: int) -> None:
     """Enqueues reply jobs for turns still unanswered (a lost job, or Redis down at intake); cron-safe."""
-    with db.session_scope() as session:
-        waiting = stale_turns(session, timedelta(seconds=older_than))
-    for user_id, message_id in waiting:
-        runtime().queue.enqueue_reply(user_id, message_id)
-    click.echo(f"requeued {len(waiting)} user(s)")
+    click.echo(f"requeued {requeue_stale_turns(older_than)} user(s)")
 
 
 def _buffer():

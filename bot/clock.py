@@ -2,7 +2,8 @@
 
 It builds the app once and runs RQ's cron scheduler, which enqueues `bot.jobs.send_reminders` on the
 `replies` queue every REMINDER_CHECK_SECONDS, and, with the buffered intake, `bot.ingest.ingest_buffered`
-on the `intake` queue every INTAKE_SWEEP_SECONDS. Running two clocks by mistake costs an extra sweep, never a
+on the `intake` queue every INTAKE_SWEEP_SECONDS, and `bot.jobs.requeue_stale_turns` (turns left unanswered
+for REQUEUE_AFTER_SECONDS, whose reply run was lost) every REQUEUE_CHECK_SECONDS. Running two clocks by mistake costs an extra sweep, never a
 duplicate reminder: each reminder is claimed in the database before it is sent.
 """
 from __future__ import annotations
@@ -67,7 +68,7 @@ def build_scheduler(connection: Redis, settings: Settings) -> CronScheduler:
     stopped worker does not come back to a pile of identical jobs.
     """
     from bot.ingest import ingest_buffered
-    from bot.jobs import send_reminders  # the jobs module needs the runtime, built by the factory
+    from bot.jobs import requeue_stale_turns, send_reminders  # they need the runtime the factory builds
     if settings.reminder_check_seconds <= 0:
         raise ConfigurationError("REMINDER_CHECK_SECONDS must be positive for the clock to run")
     scheduler = JSONCronScheduler(connection=connection)
@@ -79,6 +80,12 @@ def build_scheduler(connection: Redis, settings: Settings) -> CronScheduler:
         scheduler.register(ingest_buffered, INTAKE_QUEUE, interval=settings.intake_sweep_seconds,
                            job_timeout=SWEEP_TIMEOUT_SECONDS, ttl=settings.intake_sweep_seconds,
                            result_ttl=settings.intake_sweep_seconds * 2, failure_ttl=7 * 86400)
+    if settings.requeue_check_seconds > 0:
+        # a safety net too: a worker killed outright loses the user it had taken off the ready list
+        scheduler.register(requeue_stale_turns, REPLIES_QUEUE, args=(settings.requeue_after_seconds,),
+                           interval=settings.requeue_check_seconds, job_timeout=SWEEP_TIMEOUT_SECONDS,
+                           ttl=settings.requeue_check_seconds, result_ttl=settings.requeue_check_seconds * 2,
+                           failure_ttl=7 * 86400)
     return scheduler
 
 

@@ -1,5 +1,7 @@
 """Background jobs. `reply_to_user` answers every turn of one user that awaits a reply, oldest first;
-`send_reminders` sends the event reminders that are due (scheduled by `bot.clock`).
+`answer_ready_users` runs it for the users on the ready list (bot/queue.py); `send_reminders` sends the
+event reminders that are due (scheduled by `bot.clock`), and `requeue_stale_turns` finds turns whose reply
+run was lost.
 
 Per-user order across any number of workers: the job holds the user's lock while it drains the user's
 pending turns. A job that finds the lock taken simply ends, because the holder checks for new turns once
@@ -9,19 +11,55 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.db import db
 from bot.locks import UserLock
-from bot.pipeline import answer_after_failure, answer_turn, next_turn, pending_turns
+from bot.pipeline import answer_after_failure, answer_turn, next_turn, pending_turns, stale_turns
 from bot.reminders import send_due_reminders
 from bot.runtime import Runtime, runtime
 from models import Message
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
+
+RUN_BUDGET_SECONDS = 5.0  # a reply run hands over after this, so its worker takes buffered turns in between
+
+
+def answer_ready_users() -> int:
+    """A reply run: answers the users on the ready list, one at a time, until it is empty or the run has
+    taken RUN_BUDGET_SECONDS (then it enqueues its successor and ends).
+
+    Returns:
+        How many turns this run answered.
+    """
+    queue = runtime().queue
+    started, answered = time.monotonic(), 0
+    while (user_id := queue.take_ready_user()) is not None:
+        try:
+            answered += reply_to_user(user_id)
+        except BaseException:
+            queue.return_ready_user(user_id)  # RQ's retry, or another run, answers the user
+            raise
+        if time.monotonic() - started >= RUN_BUDGET_SECONDS:
+            queue.hand_over()
+            break
+    return answered
+
+
+def requeue_stale_turns(older_than_seconds: float) -> int:
+    """Queues the users with a turn unanswered for longer than `older_than_seconds` (a worker killed in
+    the middle of a reply run, a queue flushed, Redis down when the turn came); returns how many.
+    A user whose turns are merely waiting behind a long queue costs one lock attempt."""
+    with db.session_scope() as session:
+        waiting = stale_turns(session, timedelta(seconds=older_than_seconds))
+    if waiting:
+        runtime().queue.enqueue_replies(waiting)
+        log.warning("requeued %d user(s) with turns unanswered for over %ss", len(waiting), older_than_seconds)
+    return len(waiting)
 
 
 def reply_to_user(user_id: int) -> int:

@@ -3,24 +3,40 @@ thread for the periodic reminder sweep that `bot.clock` schedules on RQ).
 
 Jobs receive ids, never ORM objects, and are serialised as JSON. The job itself finds every turn of the user
 that still awaits an answer, so the database, not the queue, is the record of pending work.
+
+With RQ, a user with new turns is pushed to the *ready list* (`bot:replies:ready`, user ids) and a few
+*reply runs* (`bot.jobs.answer_ready_users`) are enqueued on `replies`: as many as there are workers
+listening, never more than the users just pushed. A run takes users off the list one at a time and answers
+each (`reply_to_user`, under the user's lock) until the list is empty or its time budget is spent, when it
+hands over to a fresh run. Under load one RQ job thus answers many users — RQ's own bookkeeping was a third
+of a reply's CPU when every user had a job of their own — while the runs still proceed side by side, one per
+worker thread, so a slow LLM call holds up only its own user. A user on the list twice, or whose lock another
+run holds, costs one lock attempt. A run that fails puts its user back first; a worker killed outright loses
+the user it held from the list, never the turn: the clock's `replies requeue` sweep (REQUEUE_CHECK_SECONDS)
+finds turns left unanswered in the database.
 """
 from __future__ import annotations
 
 import logging
 import queue as stdlib_queue
 import threading
+import time
 from typing import Protocol
 
 import redis
 from flask import Flask
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
+from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
 log = logging.getLogger(__name__)
 
 REPLIES_QUEUE = "replies"
 INTAKE_QUEUE = "intake"  # listened to before `replies`: buffered turns are stored before answers are worked on
-REPLY_JOB = "bot.jobs.reply_to_user"
+REPLY_JOB = "bot.jobs.reply_to_user"  # one user's turns; still run when queued by an earlier release
+RUN_JOB = "bot.jobs.answer_ready_users"
+READY_KEY = "bot:replies:ready"
+WORKERS_SEEN_SECONDS = 5.0  # how long a count of the workers listening on `replies` is reused
 INGEST_JOB = "bot.ingest.ingest_buffered"
 
 
@@ -39,8 +55,10 @@ REPLY_OPTIONS = dict(retry=Retry(max=2), timeout=600, failure_ttl=7 * 86400,
 
 class RQTaskQueue:
     def __init__(self, connection: redis.Redis) -> None:
+        self.connection = connection
         self.queue = Queue(REPLIES_QUEUE, connection=connection, serializer=JSONSerializer)
         self.intake = Queue(INTAKE_QUEUE, connection=connection, serializer=JSONSerializer)
+        self._workers = (0, -WORKERS_SEEN_SECONDS)  # (count, when it was read)
 
     @property
     def queues(self) -> list[Queue]:
@@ -51,17 +69,55 @@ class RQTaskQueue:
         self.enqueue_replies([(user_id, message_id)])
 
     def enqueue_replies(self, turns: list[tuple[int, int]]) -> None:
-        if turns:
-            self.queue.enqueue_many([self._reply(user_id, message_id) for user_id, message_id in turns])
+        """Pushes the users to the ready list and enqueues up to one reply run per listening worker, in one
+        transaction (the users are on the list before a run can look for them)."""
+        users = list(dict.fromkeys(user_id for user_id, _ in turns))
+        if not users:
+            return
+        with self.connection.pipeline() as pipeline:
+            pipeline.rpush(READY_KEY, *users)
+            self.queue.enqueue_many([self._run_job() for _ in range(min(len(users), self._listening()))],
+                                    pipeline=pipeline)
+            pipeline.execute()
+
+    def take_ready_user(self) -> int | None:
+        """The next user on the ready list, taken off it; None when the list is empty."""
+        user_id = self.connection.lpop(READY_KEY)
+        return None if user_id is None else int(user_id)
+
+    def return_ready_user(self, user_id: int) -> None:
+        """Puts a user whose run failed back at the head of the list, for the retry or another run."""
+        self.connection.lpush(READY_KEY, user_id)
+
+    def hand_over(self) -> bool:
+        """Enqueues one more reply run if users are still waiting (a run whose time budget is spent ends
+        with this, so the worker can take the `intake` queue in between); True if it did."""
+        if not self.connection.llen(READY_KEY):
+            return False
+        self.queue.enqueue_many([self._run_job()])
+        return True
+
+    def ready_count(self) -> int:
+        return self.connection.llen(READY_KEY)
+
+    def _listening(self) -> int:
+        """Workers registered on `replies` (at least 1), re-read every WORKERS_SEEN_SECONDS."""
+        count, seen = self._workers
+        now = time.monotonic()
+        if now - seen >= WORKERS_SEEN_SECONDS:
+            count = self.connection.scard(WORKERS_BY_QUEUE_KEY % REPLIES_QUEUE)
+            self._workers = (count, now)
+        return max(1, count)
 
     def enqueue_ingest(self) -> None:
         """Schedules a run of the buffered intake (`bot.ingest`); overlapping runs are safe."""
         self.intake.enqueue(INGEST_JOB, job_timeout=600, result_ttl=60, failure_ttl=7 * 86400,
                             description="store buffered turns")
 
-    def _reply(self, user_id: int, message_id: int):
-        return Queue.prepare_data(REPLY_JOB, (user_id,), job_id=f"reply-{message_id}",
-                                  description=f"reply to user {user_id} (turn {message_id})", **REPLY_OPTIONS)
+    @staticmethod
+    def _run_job():
+        return Queue.prepare_data(RUN_JOB, (), description="answer the users waiting for a reply",
+                                  **REPLY_OPTIONS)
 
 
 class ThreadTaskQueue:
@@ -105,7 +161,8 @@ class ThreadTaskQueue:
 
 
 class ThreadClock:
-    """The embedded mode's clock: a daemon thread that runs the reminder sweep every `interval` seconds.
+    """The embedded mode's clock: a daemon thread that runs the reminder sweep, and queues turns left
+    unanswered (a restart while they waited), every `interval` seconds.
 
     It waits one interval before the first sweep, so a short command (`flask db upgrade`) never sweeps. Every
     web process running one is safe: each reminder is claimed in the database before it is sent.
@@ -129,10 +186,11 @@ class ThreadClock:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        from bot.jobs import send_reminders
+        from bot.jobs import requeue_stale_turns, send_reminders
         while not self._stopped.wait(self.interval):
             try:
                 with self.app.app_context():
                     send_reminders()
+                    requeue_stale_turns(self.app.extensions["runtime"].settings.requeue_after_seconds)
             except Exception:  # noqa: BLE001 - a failed sweep must not stop the clock; the next one retries
                 log.exception("embedded reminder sweep failed")

@@ -119,6 +119,8 @@ class Settings:
     llm_tool_rounds: int = 4
     intake_mode: str = "buffered"  # with Redis: buffered (the webhook writes Redis) or direct (PostgreSQL)
     intake_sweep_seconds: int = 60
+    requeue_check_seconds: int = 60
+    requeue_after_seconds: int = 120
     worker_threads: int = 4
 
     @property
@@ -197,6 +199,10 @@ class Settings:
             worker_threads=int_or_default("WORKER_THREADS", get("WORKER_THREADS"), cls.worker_threads),
             intake_sweep_seconds=int_or_default("INTAKE_SWEEP_SECONDS", get("INTAKE_SWEEP_SECONDS"),
                                                 cls.intake_sweep_seconds),
+            requeue_check_seconds=int_or_default("REQUEUE_CHECK_SECONDS", get("REQUEUE_CHECK_SECONDS"),
+                                                 cls.requeue_check_seconds),
+            requeue_after_seconds=int_or_default("REQUEUE_AFTER_SECONDS", get("REQUEUE_AFTER_SECONDS"),
+                                                 cls.requeue_after_seconds),
         )
         if settings.intake_mode not in ("buffered", "direct"):
             raise ConfigurationError(f"INTAKE_MODE must be buffered or direct, got {settings.intake_mode!r}")

@@ -299,17 +299,28 @@ def test_the_clock_registers_the_sweep_on_the_replies_queue(make_app, redis_clie
     app = make_app(reminder_check_seconds=120)
     with app.app_context():
         scheduler = build_scheduler(runtime().redis, runtime().settings)
-    [cron_job] = scheduler.get_jobs()
-    assert cron_job.func is send_reminders and cron_job.func_name == "bot.jobs.send_reminders"
+    jobs = {job.func_name: job for job in scheduler.get_jobs()}
+    cron_job = jobs["bot.jobs.send_reminders"]
+    assert cron_job.func is send_reminders
     assert (cron_job.queue_name, cron_job.interval) == (REPLIES_QUEUE, 120)
     assert cron_job.job_options["ttl"] == 120  # a sweep not started within one interval is superseded
+    requeue = jobs["bot.jobs.requeue_stale_turns"]  # the lost-run safety net, with its defaults
+    assert (requeue.queue_name, requeue.interval, requeue.args) == (REPLIES_QUEUE, 60, (120,))
+
+
+def test_the_clock_can_leave_out_the_requeue_sweep(make_app, redis_client):
+    app = make_app(reminder_check_seconds=120, requeue_check_seconds=0)
+    with app.app_context():
+        scheduler = build_scheduler(runtime().redis, runtime().settings)
+    assert "bot.jobs.requeue_stale_turns" not in {job.func_name for job in scheduler.get_jobs()}
 
 
 def test_a_sweep_enqueued_by_the_clock_runs_on_the_json_worker(app, twilio, redis_client):
     """rq's own CronJob enqueues with pickle; the workers read JSON. This runs the clock's job for real."""
     registration_id = add_attendee(app, add_event(app), "+967712000323")
     with app.app_context():
-        scheduler = build_scheduler(runtime().redis, runtime().settings.replace(reminder_check_seconds=300))
+        scheduler = build_scheduler(runtime().redis, runtime().settings.replace(reminder_check_seconds=300,
+                                                                                requeue_check_seconds=0))
     [enqueued] = scheduler.enqueue_jobs()
     assert enqueued.get_job_ids(redis_client)  # the history rq's cron monitoring reads
     assert Queue(REPLIES_QUEUE, connection=redis_client, serializer=JSONSerializer).count == 1

@@ -44,6 +44,19 @@ def _is_kept(ch: str) -> bool:
     return cat[0] in "LN" or ch.isspace()
 
 
+class _KeptOrSpace(dict):
+    """`str.translate` table, filled on first sight of each character: itself if kept, else a space."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        self[code] = kept = ch if _is_kept(ch) else " "
+        return kept
+
+
+_KEPT_OR_SPACE = _KeptOrSpace()
+
+
+@lru_cache(maxsize=8192)
 def normalize(text: str, strip_prefixes: bool = False) -> str:
     """Return the canonical form used by every matcher.
 
@@ -59,7 +72,7 @@ def normalize(text: str, strip_prefixes: bool = False) -> str:
     text = _DIACRITICS.sub("", text).replace(_TATWEEL, "")
     text = text.translate(_CHAR_MAP)
     text = _APOSTROPHES.sub("", text)
-    text = "".join(ch if _is_kept(ch) else " " for ch in text)
+    text = text.translate(_KEPT_OR_SPACE)
     text = _SPACES.sub(" ", text).strip()
     if strip_prefixes:
         text = " ".join(strip_arabic_prefix(tok) for tok in text.split(" "))
