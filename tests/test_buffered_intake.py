@@ -17,9 +17,11 @@ from sqlalchemy import func, select
 from bot.db import db
 from bot.errors import ConfigurationError
 from bot.intake import store_inbound
-from bot.intake_buffer import BUFFER_KEY, DEAD_KEY, SCHEDULED_KEY, IntakeBuffer, decode
+from bot.intake_buffer import (BUFFER_KEY, DEAD_KEY, DUPLICATE, QUEUED, SCHEDULE, SCHEDULED_KEY, IntakeBuffer,
+                               decode)
 from bot.runtime import runtime
 from bot.settings import Settings
+from bot.turns import InboundTurn
 from models import Message, User
 from bot.webhooks import EMPTY_TWIML
 from tests.conftest import deliver_concurrently, inbound_params, run_jobs, send
@@ -235,3 +237,46 @@ def test_a_runner_that_lost_its_lock_cannot_trim_turns_it_did_not_read(redis_cli
     buffer.push(InboundTurn(channel_message_id="SMtrim4", phone="+967712000420", body="turn 4"))
     assert buffer.drop(stale) == 2, "A's late trim removed turns nobody has stored"
     assert [decode(x).turn.body for x in buffer.peek(10)] == ["turn 3", "turn 4"]
+
+
+def _turn(sid: str) -> InboundTurn:
+    return InboundTurn(channel_message_id=sid, phone="+967712000499", body="hello")
+
+
+def test_the_push_survives_a_flushed_script_cache_and_a_killed_connection(redis_client):
+    buffer = IntakeBuffer(redis_client)
+    assert buffer.push(_turn("SMpush1")) == SCHEDULE
+    redis_client.script_flush()  # Redis restarted or flushed: EVALSHA finds no script
+    assert buffer.push(_turn("SMpush2")) == QUEUED
+    host, port = buffer._push._local.connection._sock.getsockname()[:2]
+    assert redis_client.client_kill_filter(addr=f"{host}:{port}") == 1  # the push's own connection dies
+    assert buffer.push(_turn("SMpush3")) == QUEUED
+    assert buffer.push(_turn("SMpush3")) == DUPLICATE
+    assert [decode(raw).turn.channel_message_id for raw in redis_client.lrange(BUFFER_KEY, 0, -1)] == \
+        ["SMpush1", "SMpush2", "SMpush3"]
+
+
+def test_a_push_whose_reply_was_lost_is_retried_once_and_schedules_an_ingest(redis_client, monkeypatch):
+    buffer = IntakeBuffer(redis_client)
+    buffer.push(_turn("SMwarm"))  # opens this thread's connection
+    redis_client.delete(SCHEDULED_KEY)
+    connection = buffer._push._local.connection
+    real_read, calls = connection.read_response, []
+
+    def reply_lost(*args, **kwargs):
+        calls.append(1)
+        real_read(*args, **kwargs)  # the script ran and claimed the MessageSid and set the flag...
+        raise redis.ConnectionError("connection reset")  # ...but its reply never arrived
+
+    monkeypatch.setattr(connection, "read_response", reply_lost)
+    # the retry on a fresh connection finds the MessageSid claimed: buffered once, ingest still scheduled
+    assert buffer.push(_turn("SMlost")) == SCHEDULE
+    assert calls == [1]
+    items = [decode(raw).turn.channel_message_id for raw in redis_client.lrange(BUFFER_KEY, 0, -1)]
+    assert items.count("SMlost") == 1
+
+
+def test_a_push_to_a_redis_that_stays_down_raises_a_redis_error():
+    buffer = IntakeBuffer(redis.Redis.from_url(DEAD_PORT_REDIS))
+    with pytest.raises(redis.RedisError):
+        buffer.push(_turn("SMdown"))
