@@ -15,6 +15,7 @@ runs in the main thread, with RQ's own signal handling and SIGALRM timeouts.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -125,6 +126,9 @@ def main() -> int:
             return 2
         with db.session_scope() as session:  # train the matcher now, not on the first user's message
             rt.knowledge.get(session)
+        # the app, the matcher and the clients live as long as the process: out of the collector's reach, a
+        # collection in the middle of a reply no longer walks them (as gunicorn.conf.py does for the web)
+        gc.freeze()
         if rt.intake_buffer is not None and rt.intake_buffer.size():
             rt.queue.enqueue_ingest()  # turns buffered while no worker ran (or whose enqueue was lost)
         threads = rt.settings.worker_threads

@@ -98,3 +98,29 @@ def test_heartbeats_outside_rq_pipelines_are_throttled(redis_client):
         assert hsets() == before + 1 and redis_client.ttl(worker.key) > 0
     finally:
         worker.register_death()
+
+
+def test_a_worker_killed_in_the_middle_of_a_reply_loses_no_turn(start_worker, app, client, twilio, llm,
+                                                                redis_client):
+    """SIGKILL takes the reply run and the user it had taken off the ready list; the turn is still waiting
+    in PostgreSQL, and the clock's requeue sweep brings it to the next worker."""
+    from bot.jobs import requeue_stale_turns
+    from bot.queue import READY_KEY
+    phone = "+967712000531"
+    proc = start_worker(1)
+    llm.delay = 3.0
+    send(client, phone, "answer me even if my worker dies")
+    deadline = time.time() + 20
+    while not llm.requests and time.time() < deadline:
+        time.sleep(0.05)
+    assert llm.requests, "the run never reached the LLM"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    assert redis_client.llen(READY_KEY) == 0 and not twilio.sent_to(phone)
+    for key in redis_client.scan_iter("bot:lock:user:*"):
+        redis_client.delete(key)  # the dead worker's user lock runs out (USER_LOCK_SECONDS)
+    llm.delay = 0.0
+    start_worker(1)
+    with app.app_context():
+        assert requeue_stale_turns(0) == 1  # what the clock does every REQUEUE_CHECK_SECONDS
+    assert len(twilio.wait_for(phone, 1, 30)) == 1
