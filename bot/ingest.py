@@ -13,7 +13,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
 from bot.db import db
-from bot.intake import store_inbound
+from bot.intake import store_inbound, store_inbound_batch
 from bot.intake_buffer import BufferedTurn, IntakeBuffer, decode
 from bot.runtime import runtime
 from models import Message
@@ -97,8 +97,11 @@ def _decoded(buffer: IntakeBuffer, raw: list[bytes]) -> list[tuple[bytes, Buffer
 def _store_batch(turns: list[tuple[bytes, BufferedTurn]], idle_gap: timedelta) -> None:
     try:
         with db.engine.begin() as connection:
-            for _, buffered in turns:
+            if len(turns) == 1:
+                [(_, buffered)] = turns
                 store_inbound(connection, buffered.turn, idle_gap, now=buffered.received_at)
+            else:
+                store_inbound_batch(connection, [(b.turn, b.received_at) for _, b in turns], idle_gap)
     except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
         raise _Unavailable(str(exc)) from exc
 
