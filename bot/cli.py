@@ -64,6 +64,17 @@ def replies_requeue(older_than: int) -> None:
     click.echo(f"requeued {requeue_stale_turns(older_than)} user(s)")
 
 
+@replies_cli.command("status")
+def replies_status() -> None:
+    """Prints the users waiting on the ready list, the jobs queued on `replies`, the jobs that failed for good
+    and the workers listening, as JSON."""
+    queue = runtime().queue
+    if not hasattr(queue, "status"):
+        click.echo("error: replies run in the web process (no REDIS_URL): nothing is queued", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(queue.status()))
+
+
 def _buffer():
     buffer = runtime().intake_buffer
     if buffer is None:

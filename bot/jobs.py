@@ -3,9 +3,9 @@
 event reminders that are due (scheduled by `bot.clock`), and `requeue_stale_turns` finds turns whose reply
 run was lost.
 
-Per-user order across any number of workers: the job holds the user's lock while it drains the user's
-pending turns. A job that finds the lock taken simply ends, because the holder checks for new turns once
-more after releasing it. So turns are answered in arrival order, each once, and no turn is left behind.
+Per-user order across any number of workers: `reply_to_user` holds the user's lock while it drains the
+user's pending turns. When it finds the lock taken it returns at once (a run moves on to its next user),
+because the holder checks for new turns once more after releasing it. So turns are answered in arrival order, each once, and no turn is left behind.
 """
 from __future__ import annotations
 

@@ -97,8 +97,16 @@ class RQTaskQueue:
         self.queue.enqueue_many([self._run_job()])
         return True
 
-    def ready_count(self) -> int:
-        return self.connection.llen(READY_KEY)
+    def status(self) -> dict[str, int]:
+        """Users on the ready list, reply runs queued, and reply jobs that failed for good (for operators)."""
+        from rq.registry import FailedJobRegistry
+        with self.connection.pipeline(transaction=False) as pipeline:
+            pipeline.llen(READY_KEY)
+            pipeline.llen(self.queue.key)
+            pipeline.zcard(FailedJobRegistry(queue=self.queue).key)
+            ready, queued, failed = pipeline.execute()
+        return {"ready_users": ready, "queued_jobs": queued, "failed_jobs": failed,
+                "workers": self.connection.scard(WORKERS_BY_QUEUE_KEY % REPLIES_QUEUE)}
 
     def _listening(self) -> int:
         """Workers registered on `replies` (at least 1), re-read every WORKERS_SEEN_SECONDS."""

@@ -3,6 +3,8 @@ at a time under the user's lock. Real Redis, real PostgreSQL, a real RQ worker, 
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 from rq import Queue
 from rq.registry import FailedJobRegistry
@@ -137,3 +139,18 @@ def test_a_reply_job_queued_by_the_previous_release_still_runs(app, twilio):
         runtime().redis.delete(READY_KEY)
     run_jobs(app)
     assert len(twilio.wait_for(PHONES[0], 1)) == 1
+
+
+def test_replies_status_shows_the_ready_list_queued_and_failed_jobs(app, redis_client, twilio):
+    send(app.test_client(), PHONES[0], "Is there parking?")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["replies", "status"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"ready_users": 1, "queued_jobs": 1, "failed_jobs": 0, "workers": 0}
+    run_jobs(app)
+    assert json.loads(runner.invoke(args=["replies", "status"]).output)["ready_users"] == 0
+
+
+def test_replies_status_says_when_there_is_no_queue(make_app):
+    result = make_app(redis_url=None).test_cli_runner().invoke(args=["replies", "status"])
+    assert result.exit_code == 1 and "no REDIS_URL" in result.output
