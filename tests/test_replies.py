@@ -128,3 +128,24 @@ def test_a_turn_that_fails_while_answered_still_gets_the_fallback(app, client, s
     send(client, phone, "menu")  # the dialog state was cleared with the apology: the user goes on
     run_jobs(app)
     assert twilio.sent_to(phone)[-1]["body"] == catalog.say("menu", "en")
+
+
+@pytest.mark.parametrize("body,parts", [("tell me about quantum origami", 1), ("LONGANSWER about the venues", 2)])
+def test_the_answer_its_routing_and_the_counters_are_stored_together(app, client, session, twilio, llm, body, parts):
+    """A one-part answer is one statement on PostgreSQL (the turn's route and the conversation's counters as
+    CTEs); a longer one takes the three-statement path. Both must write the same things, and nothing else."""
+    from models import Conversation
+    from bot.pipeline import PART_COLUMNS
+    send(client, "+967712000190", body)
+    run_jobs(app)
+    session.expire_all()
+    [inbound] = session.scalars(select(Message).where(Message.direction == "inbound")).all()
+    replies = outbound(session)
+    assert len(replies) >= parts and [r.part_index for r in replies] == list(range(len(replies)))
+    assert inbound.body == body and inbound.status == "processed"  # the CTE touched only its columns
+    assert (inbound.route, inbound.language) == ("llm", "en") and inbound.message_type == "text"
+    assert all(r.message_type == "text" and r.reply_to_id == inbound.id and r.route == "llm" for r in replies)
+    conversation = session.get(Conversation, inbound.conversation_id)
+    assert conversation.message_count == 1 + len(replies)
+    assert "awaiting" in (conversation.context or {})
+    assert set(PART_COLUMNS) <= set(Message.__table__.c.keys())
