@@ -981,9 +981,10 @@ def print_table(summary: dict, runs: list[dict], args) -> None:
         ("  incl. worker start-up", summary["drain_rps_incl_startup"], "", "", "drain.rps_incl_startup"),
         ("worker CPU ms / reply", summary["worker_cpu_ms_per_reply"], "", "", "drain.worker_cpu_ms_per_reply"),
         ("postgres CPU ms / reply", summary["postgres_cpu_ms_per_reply"], "", "", "drain.postgres_cpu_ms_per_reply"),
-        ("webhook->Twilio p50 ms", summary["e2e_p50_ms"], "< 100", verdict("e2e_p50_ms", summary["e2e_p50_ms"], False),
-         "e2e.p50_ms"),
-        ("webhook->Twilio p99 ms", summary["e2e_p99_ms"], "", "", "e2e.p99_ms"),
+        # the target is for idle workers (the serial rows); one message per 20 ms measures the backlog when the
+        # offered 50/s comes near what one worker drains message by message
+        ("webhook->Twilio p50 ms, 1 per 20 ms", summary["e2e_p50_ms"], "", "", "e2e.p50_ms"),
+        ("webhook->Twilio p99 ms, 1 per 20 ms", summary["e2e_p99_ms"], "", "", "e2e.p99_ms"),
         ("  serial, idle worker p50", summary["e2e_idle_p50_ms"], "< 100",
          verdict("e2e_p50_ms", summary["e2e_idle_p50_ms"], False), "e2e_idle.p50_ms"),
         ("  serial, idle worker p99", summary["e2e_idle_p99_ms"], "", "", "e2e_idle.p99_ms"),
