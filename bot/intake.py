@@ -67,6 +67,8 @@ INSERT_ATTACHMENT = _sql("""
     VALUES (:message_id, :kind, :url, :content_type, :latitude, :longitude, :address, :label, :now)""", "now")
 COUNT_MESSAGE = _sql("UPDATE conversations SET last_message_at = :now, message_count = message_count + 1 "
                      "WHERE id = :id", "now")
+COUNT_MESSAGES = _sql("UPDATE conversations SET last_message_at = :now, message_count = message_count + :n "
+                      "WHERE id = :id", "now")
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,3 @@ def store_inbound_batch(connection: Connection, turns: list[tuple[InboundTurn, d
     for turn, at in turns:
         if turn.phone in one_by_one:
             store_inbound(connection, turn, idle_gap, now=at)
-
-
-COUNT_MESSAGES = _sql("UPDATE conversations SET last_message_at = :now, message_count = message_count + :n "
-                      "WHERE id = :id", "now")

@@ -26,6 +26,7 @@ from typing import Protocol
 import redis
 from flask import Flask
 from rq import Queue, Retry
+from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
@@ -99,7 +100,6 @@ class RQTaskQueue:
 
     def status(self) -> dict[str, int]:
         """Users on the ready list, reply runs queued, and reply jobs that failed for good (for operators)."""
-        from rq.registry import FailedJobRegistry
         with self.connection.pipeline(transaction=False) as pipeline:
             pipeline.llen(READY_KEY)
             pipeline.llen(self.queue.key)
