@@ -10,12 +10,13 @@ the database work itself (measured in docs/benchmarks.md).
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, bindparam, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from bot.sql import as_utc
@@ -139,29 +140,17 @@ def store_inbound_batch(connection: Connection, turns: list[tuple[InboundTurn, d
     """
     if not turns:
         return
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    users, conversations, messages = User.__table__, Conversation.__table__, Message.__table__
+    rows = _BatchRows.for_dialect(connection)
     by_phone: dict[str, list[tuple[InboundTurn, datetime]]] = {}
     for turn, at in turns:
         by_phone.setdefault(turn.phone, []).append((turn, at))
 
-    rows = []
-    for phone in sorted(by_phone):  # one lock order for every batch
-        mine = by_phone[phone]
-        rows.append({"phone": phone, "wa_id": next((t.wa_id for t, _ in reversed(mine) if t.wa_id), None),
-                     "display_name": next((t.profile_name for t, _ in reversed(mine) if t.profile_name), None),
-                     "last_inbound_at": max(at for _, at in mine), "role": "attendee", "status": "active",
-                     "language_explicit": False, "created_at": mine[0][1], "updated_at": mine[0][1]})
-    upsert = insert(users).values(rows)
-    upsert = upsert.on_conflict_do_update(index_elements=[users.c.phone], set_={
-        "last_inbound_at": upsert.excluded.last_inbound_at,
-        "display_name": func.coalesce(upsert.excluded.display_name, users.c.display_name),
-        "wa_id": func.coalesce(upsert.excluded.wa_id, users.c.wa_id)}).returning(users.c.id, users.c.phone)
-    user_of = {phone: user_id for user_id, phone in connection.execute(upsert)}
-
-    active = {row.user_id: row for row in connection.execute(
-        select(conversations.c.user_id, conversations.c.id, conversations.c.last_message_at)
-        .where(conversations.c.status == "active", conversations.c.user_id.in_(list(user_of.values()))))}
+    user_of = rows.upsert_users(connection, [
+        (phone, next((t.wa_id for t, _ in reversed(mine) if t.wa_id), None),
+         next((t.profile_name for t, _ in reversed(mine) if t.profile_name), None),
+         max(at for _, at in mine), mine[0][1])
+        for phone, mine in sorted(by_phone.items())])  # one lock order for every batch
+    active = rows.active_conversations(connection, list(user_of.values()))
     conversation_of: dict[int, int] = {}
     to_open: list[int] = []
     one_by_one: set[str] = set()
@@ -170,21 +159,15 @@ def store_inbound_batch(connection: Connection, turns: list[tuple[InboundTurn, d
         times = [at for _, at in mine]
         if any(later - earlier > idle_gap for earlier, later in zip(times, times[1:])):
             one_by_one.add(phone)
-        elif user_id in active and as_utc(active[user_id].last_message_at) >= times[0] - idle_gap:
-            conversation_of[user_id] = active[user_id].id
+        elif user_id in active and as_utc(active[user_id][1]) >= times[0] - idle_gap:
+            conversation_of[user_id] = active[user_id][0]
         elif user_id in active:
             one_by_one.add(phone)  # closes the idle conversation and opens the next: the single-turn path
         else:
             to_open.append(user_id)
     if to_open:
         first_at = {user_of[phone]: mine[0][1] for phone, mine in by_phone.items()}
-        opened = insert(conversations).values([
-            {"user_id": user_id, "channel": "whatsapp", "status": "active", "started_at": first_at[user_id],
-             "last_message_at": first_at[user_id], "message_count": 0, "total_tokens": 0, "total_cost_usd": 0}
-            for user_id in to_open])
-        opened = opened.on_conflict_do_nothing(index_elements=[conversations.c.user_id],
-                                               index_where=conversations.c.status == "active")
-        created = dict(connection.execute(opened.returning(conversations.c.user_id, conversations.c.id)).all())
+        created = rows.open_conversations(connection, [(user_id, first_at[user_id]) for user_id in to_open])
         if created:
             connection.execute(ConversationParticipant.__table__.insert(), [
                 {"conversation_id": conversation_id, "user_id": member, "role": role,
@@ -197,14 +180,9 @@ def store_inbound_batch(connection: Connection, turns: list[tuple[InboundTurn, d
 
     batch = [(turn, at) for turn, at in turns if turn.phone not in one_by_one]
     if batch:
-        inserted = insert(messages).values([
-            {"conversation_id": conversation_of[user_of[turn.phone]], "user_id": user_of[turn.phone],
-             "direction": "inbound", "role": "user", "body": turn.body, "message_type": turn.message_type,
-             "status": "received", "status_rank": 0, "twilio_sid": turn.channel_message_id, "part_index": 0,
-             "part_count": 1, "metadata": turn.meta or None, "created_at": at, "updated_at": at}
-            for turn, at in batch])
-        inserted = inserted.on_conflict_do_nothing(index_elements=[messages.c.twilio_sid])
-        stored = dict(connection.execute(inserted.returning(messages.c.twilio_sid, messages.c.id)).all())
+        stored = rows.insert_messages(connection, [
+            (conversation_of[user_of[turn.phone]], user_of[turn.phone], turn.body, turn.message_type,
+             turn.channel_message_id, turn.meta or None, at) for turn, at in batch])
         attachments = [{"message_id": stored[turn.channel_message_id], "kind": a.kind, "url": a.url,
                         "content_type": a.content_type, "latitude": a.latitude, "longitude": a.longitude,
                         "address": a.address, "label": a.label, "created_at": at}
@@ -217,11 +195,149 @@ def store_inbound_batch(connection: Connection, turns: list[tuple[InboundTurn, d
                 entry = counted.setdefault(conversation_of[user_of[turn.phone]], [0, at])
                 entry[0], entry[1] = entry[0] + 1, max(entry[1], at)
         if counted:
-            connection.execute(COUNT_MESSAGES, [{"id": conversation_id, "n": n, "now": last}
-                                                for conversation_id, (n, last) in counted.items()])
+            rows.count_messages(connection, [(conversation_id, n, last)
+                                             for conversation_id, (n, last) in counted.items()])
         duplicates = len(batch) - len(stored)
         if duplicates:
             log.info("duplicate deliveries ignored: %d", duplicates)
     for turn, at in turns:
         if turn.phone in one_by_one:
             store_inbound(connection, turn, idle_gap, now=at)
+
+
+class _BatchRows:
+    """The batch's statements, written for any dialect with SQLAlchemy's multi-row constructs (SQLite).
+
+    Such a construct is compiled anew for every batch — a multi-row VALUES has no cached form — which cost
+    more CPU than the rest of the batch (docs/benchmarks.md). `_PostgresBatchRows` sends the same rows as
+    arrays to prebuilt statements instead.
+    """
+
+    @staticmethod
+    def for_dialect(connection: Connection) -> "_BatchRows":
+        return _POSTGRES_ROWS if connection.dialect.name == "postgresql" else _PORTABLE_ROWS
+
+    def upsert_users(self, connection: Connection, users: list[tuple]) -> dict[str, int]:
+        """(phone, wa_id, display_name, last received, first received) → {phone: user id}."""
+        table = User.__table__
+        upsert = sqlite.insert(table).values([
+            {"phone": phone, "wa_id": wa_id, "display_name": name, "last_inbound_at": last, "role": "attendee",
+             "status": "active", "language_explicit": False, "created_at": first, "updated_at": first}
+            for phone, wa_id, name, last, first in users])
+        upsert = upsert.on_conflict_do_update(index_elements=[table.c.phone], set_={
+            "last_inbound_at": upsert.excluded.last_inbound_at,
+            "display_name": func.coalesce(upsert.excluded.display_name, table.c.display_name),
+            "wa_id": func.coalesce(upsert.excluded.wa_id, table.c.wa_id)})
+        return {phone: user_id for user_id, phone in connection.execute(upsert.returning(table.c.id, table.c.phone))}
+
+    def active_conversations(self, connection: Connection, user_ids: list[int]) -> dict[int, tuple]:
+        """{user id: (conversation id, last_message_at)} of the users' active conversations."""
+        table = Conversation.__table__
+        return {row.user_id: (row.id, row.last_message_at) for row in connection.execute(
+            select(table.c.user_id, table.c.id, table.c.last_message_at)
+            .where(table.c.status == "active", table.c.user_id.in_(user_ids)))}
+
+    def open_conversations(self, connection: Connection, users: list[tuple[int, datetime]]) -> dict[int, int]:
+        """(user id, first received) → {user id: new conversation id} for those no concurrent delivery beat."""
+        table = Conversation.__table__
+        opened = sqlite.insert(table).values([
+            {"user_id": user_id, "channel": "whatsapp", "status": "active", "started_at": at,
+             "last_message_at": at, "message_count": 0, "total_tokens": 0, "total_cost_usd": 0}
+            for user_id, at in users])
+        opened = opened.on_conflict_do_nothing(index_elements=[table.c.user_id],
+                                               index_where=table.c.status == "active")
+        return dict(connection.execute(opened.returning(table.c.user_id, table.c.id)).all())
+
+    def insert_messages(self, connection: Connection, messages: list[tuple]) -> dict[str, int]:
+        """(conversation id, user id, body, type, sid, meta, received) in order → {sid: message id} of the
+        turns not stored before."""
+        table = Message.__table__
+        inserted = sqlite.insert(table).values([
+            {"conversation_id": conversation_id, "user_id": user_id, "direction": "inbound", "role": "user",
+             "body": body, "message_type": message_type, "status": "received", "status_rank": 0,
+             "twilio_sid": sid, "part_index": 0, "part_count": 1, "metadata": meta, "created_at": at,
+             "updated_at": at}
+            for conversation_id, user_id, body, message_type, sid, meta, at in messages])
+        inserted = inserted.on_conflict_do_nothing(index_elements=[table.c.twilio_sid])
+        return dict(connection.execute(inserted.returning(table.c.twilio_sid, table.c.id)).all())
+
+    def count_messages(self, connection: Connection, counts: list[tuple[int, int, datetime]]) -> None:
+        """(conversation id, turns stored, last received): the conversations' counters."""
+        connection.execute(COUNT_MESSAGES, [{"id": conversation_id, "n": n, "now": last}
+                                            for conversation_id, n, last in counts])
+
+
+class _PostgresBatchRows(_BatchRows):
+    """The same rows as `_BatchRows`, each column sent as one array to a prebuilt statement that unnests them:
+    compiled once, one round trip per step whatever the batch's size (an UPDATE's executemany would be one
+    per row)."""
+
+    UPSERT_USERS = text("""
+        INSERT INTO users (phone, wa_id, display_name, last_inbound_at, role, status, language_explicit,
+                           created_at, updated_at)
+        SELECT u.phone, u.wa_id, u.display_name, u.last_at, 'attendee', 'active', false, u.first_at, u.first_at
+        FROM unnest(CAST(:phones AS text[]), CAST(:wa_ids AS text[]), CAST(:names AS text[]),
+                    CAST(:last_ats AS timestamptz[]), CAST(:first_ats AS timestamptz[]))
+             AS u(phone, wa_id, display_name, last_at, first_at)
+        ON CONFLICT (phone) DO UPDATE SET last_inbound_at = excluded.last_inbound_at,
+            display_name = COALESCE(excluded.display_name, users.display_name),
+            wa_id = COALESCE(excluded.wa_id, users.wa_id)
+        RETURNING id, phone""")
+    ACTIVE_CONVERSATIONS = text("SELECT user_id, id, last_message_at FROM conversations "
+                                "WHERE status = 'active' AND user_id = ANY(CAST(:user_ids AS bigint[]))")
+    OPEN_CONVERSATIONS = text("""
+        INSERT INTO conversations (user_id, channel, status, started_at, last_message_at, message_count,
+                                   total_tokens, total_cost_usd)
+        SELECT c.user_id, 'whatsapp', 'active', c.at, c.at, 0, 0, 0
+        FROM unnest(CAST(:user_ids AS bigint[]), CAST(:ats AS timestamptz[])) AS c(user_id, at)
+        ON CONFLICT (user_id) WHERE status = 'active' DO NOTHING
+        RETURNING user_id, id""")
+    # WITH ORDINALITY … ORDER BY: the turns take their ids in arrival order
+    INSERT_MESSAGES = text("""
+        INSERT INTO messages (conversation_id, user_id, direction, role, body, message_type, status, status_rank,
+                              twilio_sid, part_index, part_count, metadata, created_at, updated_at)
+        SELECT m.conversation_id, m.user_id, 'inbound', 'user', m.body, m.message_type, 'received', 0,
+               m.sid, 0, 1, CAST(m.meta AS jsonb), m.at, m.at
+        FROM unnest(CAST(:conversation_ids AS bigint[]), CAST(:user_ids AS bigint[]), CAST(:bodies AS text[]),
+                    CAST(:types AS text[]), CAST(:sids AS text[]), CAST(:metas AS text[]),
+                    CAST(:ats AS timestamptz[])) WITH ORDINALITY
+             AS m(conversation_id, user_id, body, message_type, sid, meta, at, n)
+        ORDER BY m.n
+        ON CONFLICT (twilio_sid) DO NOTHING
+        RETURNING twilio_sid, id""")
+    COUNT_MESSAGES = text("""
+        UPDATE conversations SET last_message_at = c.at, message_count = conversations.message_count + c.n
+        FROM unnest(CAST(:ids AS bigint[]), CAST(:ns AS integer[]), CAST(:ats AS timestamptz[])) AS c(id, n, at)
+        WHERE conversations.id = c.id""")
+
+    def upsert_users(self, connection: Connection, users: list[tuple]) -> dict[str, int]:
+        phones, wa_ids, names, lasts, firsts = _columns(users, 5)
+        return {phone: user_id for user_id, phone in connection.execute(self.UPSERT_USERS, {
+            "phones": phones, "wa_ids": wa_ids, "names": names, "last_ats": lasts, "first_ats": firsts})}
+
+    def active_conversations(self, connection: Connection, user_ids: list[int]) -> dict[int, tuple]:
+        return {user_id: (conversation_id, last_at) for user_id, conversation_id, last_at
+                in connection.execute(self.ACTIVE_CONVERSATIONS, {"user_ids": user_ids})}
+
+    def open_conversations(self, connection: Connection, users: list[tuple[int, datetime]]) -> dict[int, int]:
+        user_ids, ats = _columns(users, 2)
+        return dict(connection.execute(self.OPEN_CONVERSATIONS, {"user_ids": user_ids, "ats": ats}).all())
+
+    def insert_messages(self, connection: Connection, messages: list[tuple]) -> dict[str, int]:
+        conversation_ids, user_ids, bodies, types, sids, metas, ats = _columns(messages, 7)
+        metas = [None if meta is None else json.dumps(meta, ensure_ascii=False) for meta in metas]
+        return dict(connection.execute(self.INSERT_MESSAGES, {
+            "conversation_ids": conversation_ids, "user_ids": user_ids, "bodies": bodies, "types": types,
+            "sids": sids, "metas": metas, "ats": ats}).all())
+
+    def count_messages(self, connection: Connection, counts: list[tuple[int, int, datetime]]) -> None:
+        ids, ns, ats = _columns(counts, 3)
+        connection.execute(self.COUNT_MESSAGES, {"ids": ids, "ns": ns, "ats": ats})
+
+
+def _columns(rows: list[tuple], width: int) -> list[list]:
+    """Rows → one list per column (for PostgreSQL arrays)."""
+    return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
+
+
+_PORTABLE_ROWS, _POSTGRES_ROWS = _BatchRows(), _PostgresBatchRows()
