@@ -88,6 +88,12 @@ INSERT_ONE_PART_ROUTED = (insert(_MESSAGES)
                                    **{column: bindparam(f"i_{column}", type_=_MESSAGES.c[column].type)
                                       for column in PART_COLUMNS}})
                           .returning(_MESSAGES.c.id).add_cte(_ROUTED_CTE).add_cte(_COUNTED_CTE))
+# ... and the user's language remembered, when this turn changes it (a new user's first written message)
+_USERS = User.__table__
+_SPOKEN_CTE = (update(_USERS).where(_USERS.c.id == bindparam("u_id"))
+               .values(preferred_language=bindparam("u_language"), updated_at=func.now())
+               .cte("spoken"))
+INSERT_ONE_PART_ROUTED_SPOKEN = INSERT_ONE_PART_ROUTED.add_cte(_SPOKEN_CTE)
 CLAIMED = (update(_MESSAGES).where(_MESSAGES.c.id == bindparam("p_id"), _MESSAGES.c.status == "pending")
            .values(status="submitting", status_rank=STATUS_RANK["submitting"], updated_at=bindparam("p_now")))
 
@@ -265,18 +271,25 @@ def _store_reply(session: Session, inbound: Message, user: User, conversation: C
              "completion_tokens": reply.completion_tokens if i == 0 else None,
              "latency_ms": reply.latency_ms if i == 0 else None}
             for i, text in enumerate(texts)]
-    # an explicit choice made by this turn ("English", "عربي") stands; the ORM flushes the change with the rest
-    if not user.language_explicit and _has_letters(inbound.body) and user.preferred_language != language:
-        user.preferred_language = language
+    # an explicit choice made by this turn ("English", "عربي") stands
+    remember = not user.language_explicit and _has_letters(inbound.body) and user.preferred_language != language
     context = {**(conversation.context or {}), "awaiting": reply.awaiting}
     routed = {"language": language, "route": reply.route, "key": reply.route_key,
               "confidence": reply.confidence, "tool": reply.tool_used, "action": reply.action_taken}
     if len(rows) == 1 and session.get_bind().dialect.name == "postgresql":
-        ids = session.execute(INSERT_ONE_PART_ROUTED, {
-            **{f"i_{k}": v for k, v in rows[0].items()}, "r_id": inbound.id,
-            **{f"r_{k}": v for k, v in routed.items()},
-            "c_id": conversation.id, "c_context": context, "c_parts": 1, "c_now": now}).scalars().all()
+        params = {**{f"i_{k}": v for k, v in rows[0].items()}, "r_id": inbound.id,
+                  **{f"r_{k}": v for k, v in routed.items()},
+                  "c_id": conversation.id, "c_context": context, "c_parts": 1, "c_now": now}
+        if remember:  # in the same statement, not an ORM flush of its own
+            params.update(u_id=user.id, u_language=language)
+        ids = session.execute(INSERT_ONE_PART_ROUTED_SPOKEN if remember else INSERT_ONE_PART_ROUTED,
+                              params).scalars().all()
+        if remember:
+            set_committed_value(user, "preferred_language", language)
+            session.expire(user, ["updated_at"])
     else:
+        if remember:  # the ORM flushes it with the rest
+            user.preferred_language = language
         ids = session.execute(INSERT_PARTS, rows[0] if len(rows) == 1 else rows).scalars().all()
         session.execute(ROUTED, {"p_id": inbound.id, **{f"p_{k}": v for k, v in routed.items()}})
         session.execute(REPLY_COUNTED, {"p_id": conversation.id, "p_context": context, "p_parts": len(rows),

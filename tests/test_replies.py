@@ -130,20 +130,30 @@ def test_a_turn_that_fails_while_answered_still_gets_the_fallback(app, client, s
     assert twilio.sent_to(phone)[-1]["body"] == catalog.say("menu", "en")
 
 
-@pytest.mark.parametrize("body,parts", [("tell me about quantum origami", 1), ("LONGANSWER about the venues", 2)])
-def test_the_answer_its_routing_and_the_counters_are_stored_together(app, client, session, twilio, llm, body, parts):
-    """A one-part answer is one statement on PostgreSQL (the turn's route and the conversation's counters as
-    CTEs); a longer one takes the three-statement path. Both must write the same things, and nothing else."""
-    from models import Conversation
+@pytest.mark.parametrize("body,parts,language", [("tell me about quantum origami", 1, "en"),
+                                                  ("LONGANSWER about the venues", 2, "en"),
+                                                  ("حدثني عن الأوريغامي الكمومي", 1, "ar")])
+def test_the_answer_its_routing_and_the_counters_are_stored_together(app, client, session, twilio, llm, body, parts,
+                                                                      language):
+    """A one-part answer is one statement on PostgreSQL (the turn's route, the conversation's counters and the
+    user's language as CTEs); a longer one takes the three-statement path. Both must write the same things,
+    and nothing else."""
+    from models import Conversation, User
     from bot.pipeline import PART_COLUMNS
     send(client, "+967712000190", body)
+    [(user_id, created)] = session.execute(select(User.id, User.updated_at)).all()
+    assert session.get(User, user_id).preferred_language is None
+    session.commit()
     run_jobs(app)
     session.expire_all()
     [inbound] = session.scalars(select(Message).where(Message.direction == "inbound")).all()
     replies = outbound(session)
     assert len(replies) >= parts and [r.part_index for r in replies] == list(range(len(replies)))
     assert inbound.body == body and inbound.status == "processed"  # the CTE touched only its columns
-    assert (inbound.route, inbound.language) == ("llm", "en") and inbound.message_type == "text"
+    assert (inbound.route, inbound.language) == ("llm", language) and inbound.message_type == "text"
+    user = session.get(User, user_id)
+    assert (user.preferred_language, user.language_explicit) == (language, False) and user.updated_at > created
+    assert user.phone == "+967712000190"
     assert all(r.message_type == "text" and r.reply_to_id == inbound.id and r.route == "llm" for r in replies)
     conversation = session.get(Conversation, inbound.conversation_id)
     assert conversation.message_count == 1 + len(replies)
