@@ -5,7 +5,9 @@ run was lost.
 
 Per-user order across any number of workers: `reply_to_user` holds the user's lock while it drains the
 user's pending turns. When it finds the lock taken it returns at once (a run moves on to its next user),
-because the holder checks for new turns once more after releasing it. So turns are answered in arrival order, each once, and no turn is left behind.
+leaving a mark that the holder's release reports: the holder then checks for new turns once more after
+releasing it (without a mark it need not — a turn queued later finds the lock free; bot/locks.py). So turns
+are answered in arrival order, each once, and no turn is left behind.
 """
 from __future__ import annotations
 
@@ -36,12 +38,15 @@ def answer_ready_users() -> int:
     Returns:
         How many turns this run answered.
     """
-    queue = runtime().queue
+    rt = runtime()
+    queue = rt.queue
     started, answered = time.monotonic(), 0
-    while (user_id := queue.take_ready_user()) is not None:
+    while (taken := queue.take_ready_user(rt.locks)) is not None:
+        user_id, lock = taken
         try:
-            answered += reply_to_user(user_id)
+            answered += reply_to_user(user_id, held=lock)
         except BaseException:
+            lock.release()  # if the failure came before reply_to_user let it go (a second release is a no-op)
             queue.return_ready_user(user_id)  # RQ's retry, or another run, answers the user
             raise
         if time.monotonic() - started >= RUN_BUDGET_SECONDS:
@@ -62,11 +67,12 @@ def requeue_stale_turns(older_than_seconds: float) -> int:
     return len(waiting)
 
 
-def reply_to_user(user_id: int) -> int:
+def reply_to_user(user_id: int, held: UserLock | None = None) -> int:
     """Answers the user's pending turns.
 
     Args:
         user_id: the user whose turns to answer.
+        held: the user's lock, already taken (a reply run takes it with the user off the ready list).
     Returns:
         How many turns this run answered (0 when another worker holds the user).
     """
@@ -74,17 +80,18 @@ def reply_to_user(user_id: int) -> int:
     answered = 0
     with db.session_scope() as session:  # one session for the whole job: each step still commits its own work
         while True:
-            lock = _RenewWhenDue(rt.locks.for_user(user_id), rt.settings.user_lock_seconds)
-            if not lock.acquire():
+            lock = _RenewWhenDue(held or rt.locks.for_user(user_id), rt.settings.user_lock_seconds)
+            if not (lock.taken_just_now() if held else lock.acquire()):
                 return answered
+            held = None
             try:
                 answered += _drain(session, rt, user_id, lock)
             except BaseException:
                 session.rollback()  # before the lock goes, so the next holder meets no half-written turn
-                raise
-            finally:
                 lock.release()
-            if not pending_turns(session, user_id):  # after the release: see the module docstring
+                raise
+            # after the release (see the module docstring), and only if someone tried to take the user meanwhile
+            if not lock.release() or not pending_turns(session, user_id):
                 return answered
 
 
@@ -110,8 +117,13 @@ class _RenewWhenDue:
         self._at = time.monotonic()
         return self._lock.acquire()
 
-    def release(self) -> None:
-        self._lock.release()
+    def taken_just_now(self) -> bool:
+        """For a lock its caller has just taken (with the user, off the ready list)."""
+        self._at = time.monotonic()
+        return True
+
+    def release(self) -> bool:
+        return self._lock.release()
 
     def renew(self) -> None:
         now = time.monotonic()

@@ -30,6 +30,8 @@ from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
+from bot.locks import RedisLocks, RedisUserLock
+
 log = logging.getLogger(__name__)
 
 REPLIES_QUEUE = "replies"
@@ -81,10 +83,11 @@ class RQTaskQueue:
                                     pipeline=pipeline)
             pipeline.execute()
 
-    def take_ready_user(self) -> int | None:
-        """The next user on the ready list, taken off it; None when the list is empty."""
-        user_id = self.connection.lpop(READY_KEY)
-        return None if user_id is None else int(user_id)
+    def take_ready_user(self, locks: RedisLocks) -> tuple[int, RedisUserLock] | None:
+        """The next user on the ready list whose lock is free, taken off the list with their lock held, in one
+        round trip; None when the list is empty. A user popped whose lock another run holds is left to that
+        run, which learns of the attempt when it releases the lock (bot/locks.py)."""
+        return locks.take_ready(READY_KEY)
 
     def return_ready_user(self, user_id: int) -> None:
         """Puts a user whose run failed back at the head of the list, for the retry or another run."""

@@ -73,12 +73,13 @@ def test_a_run_that_fails_puts_its_user_back_and_the_retry_answers(app, redis_cl
     send(client, PHONES[0], "When is the concert?")
     real, calls = bot.jobs.reply_to_user, []
 
-    def fails_once(user_id):
+    def fails_once(user_id, held=None):
         calls.append(user_id)
         if len(calls) == 1:
             assert redis_client.llen(READY_KEY) == 0  # taken off the list while it is answered
+            assert redis_client.exists(f"bot:lock:user:{user_id}")  # with the user's lock
             raise ConnectionError("database went away")
-        return real(user_id)
+        return real(user_id, held)
 
     monkeypatch.setattr(bot.jobs, "reply_to_user", fails_once)
     run_jobs(app)  # the run fails, RQ retries it, the retry finds the user back on the list

@@ -219,7 +219,9 @@ def test_no_row_lock_is_held_across_the_llm_call(app, client, session, twilio, l
 def test_the_users_lock_is_renewed_only_once_a_tenth_of_its_ttl_has_passed(redis_client):
     """Renewing moments after taking the lock is a Redis round trip that changes nothing; later it is due."""
     from bot.jobs import _RenewWhenDue
-    from bot.locks import RedisUserLock
+    from bot.locks import RedisLocks, RedisUserLock
+
+    locks = RedisLocks(redis_client, 300)
 
     class Counted(RedisUserLock):
         renewed = 0
@@ -228,12 +230,12 @@ def test_the_users_lock_is_renewed_only_once_a_tenth_of_its_ttl_has_passed(redis
             Counted.renewed += 1
             super().renew()
 
-    fresh = _RenewWhenDue(Counted(redis_client, 1, ttl=300), 300)
+    fresh = _RenewWhenDue(Counted(locks, 1), 300)
     assert fresh.acquire()
     fresh.renew()
     assert Counted.renewed == 0 and redis_client.pttl("bot:lock:user:1") > 290_000
     fresh.release()
-    due = _RenewWhenDue(Counted(redis_client, 2, ttl=300), 0)  # every renew is due
+    due = _RenewWhenDue(Counted(locks, 2), 0)  # every renew is due
     assert due.acquire()
     due.renew()
     due.renew()
@@ -241,12 +243,13 @@ def test_the_users_lock_is_renewed_only_once_a_tenth_of_its_ttl_has_passed(redis
     due.release()
 
 
-def test_a_turn_arriving_while_the_only_waiting_one_is_answered_is_answered_by_the_same_job(app, client, session,
-                                                                                          twilio, llm):
-    """After the only turn that was waiting, the job reads no further under the lock; its check after the
-    release finds the turn that came meanwhile, and it takes the lock again for it, in order."""
+def _hold_the_user_while_a_turn_arrives(app, client, session, llm, tries_meanwhile: bool) -> tuple[int, list]:
+    """A job answers the user's only waiting turn (a slow LLM); meanwhile a second turn arrives and, if
+    `tries_meanwhile`, a run tries to take the user, as the run queued for that turn does when it gets there
+    first. Returns (user id, what the job returned)."""
     import threading
     import time
+    from bot.runtime import runtime
     phone = "+967712000213"
     send(client, phone, "tell me about quantum origami")
     user_id = session.scalars(select(User.id)).one()
@@ -262,10 +265,34 @@ def test_a_turn_arriving_while_the_only_waiting_one_is_answered_is_answered_by_t
     while not llm.requests and time.time() < deadline:
         time.sleep(0.02)
     send(client, phone, "and about paper boats")
+    if tries_meanwhile:
+        with app.app_context():
+            assert not runtime().locks.for_user(user_id).acquire(), "the job holds the user"
     worker.join(30)
+    return user_id, result
+
+
+BOTH = ["FAKE-LLM: tell me about quantum origami", "FAKE-LLM: and about paper boats"]
+
+
+def test_a_turn_whose_run_found_the_user_held_is_answered_by_the_holder_after_its_release(app, client, session,
+                                                                                          twilio, llm):
+    """After the only turn that was waiting, the job reads no further under the lock. The run that found the
+    user held left a mark; the release reports it, and the job looks again and answers the new turn, in order."""
+    _, result = _hold_the_user_while_a_turn_arrives(app, client, session, llm, tries_meanwhile=True)
     assert result == [2]
-    assert [m["body"] for m in twilio.sent_to(phone)] == ["FAKE-LLM: tell me about quantum origami",
-                                                          "FAKE-LLM: and about paper boats"]
+    assert [m["body"] for m in twilio.sent_to("+967712000213")] == BOTH
+
+
+def test_a_turn_nobody_came_for_meanwhile_is_left_to_its_own_run(app, client, session, twilio, llm):
+    """No attempt on the user while the job held them: the job spends no read after its release, and the run
+    queued for the new turn, which finds the user free, answers it — in order, once."""
+    _, result = _hold_the_user_while_a_turn_arrives(app, client, session, llm, tries_meanwhile=False)
+    assert result == [1]
+    llm.delay = 0.0
+    run_jobs(app)
+    assert [m["body"] for m in twilio.sent_to("+967712000213")] == BOTH
+    assert session.scalars(select(Message.status).where(Message.direction == "inbound")).all() == ["processed"] * 2
 
 
 def test_the_sender_reads_proxy_settings_once_at_start(settings, monkeypatch):

@@ -1,0 +1,91 @@
+"""Per-user Redis locks (bot/locks.py) on a real Redis: the mark an attempt leaves on a held user, what the
+release reports, and taking users off the ready list with their lock in one round trip."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from bot.locks import TAKE_BATCH, LocalLocks, RedisLocks
+from bot.queue import READY_KEY
+
+
+@pytest.fixture
+def locks(redis_client) -> RedisLocks:
+    return RedisLocks(redis_client, ttl=30)
+
+
+def test_a_release_with_no_attempt_meanwhile_reports_none(locks, redis_client):
+    lock = locks.for_user(7)
+    assert lock.acquire()
+    assert 29_000 < redis_client.pttl("bot:lock:user:7") <= 30_000
+    assert lock.release() is False
+    assert not redis_client.exists("bot:lock:user:7")
+    assert locks.for_user(7).acquire(), "free again"
+
+
+def test_an_attempt_on_a_held_user_is_reported_by_the_release_once(locks, redis_client):
+    holder, other = locks.for_user(7), locks.for_user(7)
+    assert holder.acquire()
+    assert not other.acquire()
+    assert redis_client.exists("bot:lock:user:7:again")
+    assert holder.release() is True
+    assert not redis_client.exists("bot:lock:user:7:again"), "the mark is consumed"
+    assert holder.acquire()
+    assert holder.release() is False, "a new term starts without the old mark"
+
+
+def test_a_lock_that_expired_is_not_released_for_its_new_holder_and_reports_an_attempt(redis_client):
+    short = RedisLocks(redis_client, ttl=0.05)
+    first = short.for_user(8)
+    assert first.acquire()
+    time.sleep(0.1)
+    second = short.for_user(8)
+    assert second.acquire()
+    assert first.release() is True, "not ours any more: the caller must look for turns it may have missed"
+    assert redis_client.exists("bot:lock:user:8"), "the new holder's lock stands"
+    with pytest.raises(redis.exceptions.LockNotOwnedError):
+        first.renew()
+    second.renew()
+    assert second.release() is False
+
+
+def test_renew_restores_the_full_time_to_live(locks, redis_client):
+    lock = locks.for_user(9)
+    assert lock.acquire()
+    redis_client.pexpire("bot:lock:user:9", 1_000)
+    lock.renew()
+    assert redis_client.pttl("bot:lock:user:9") > 29_000
+    lock.release()
+
+
+def test_taking_a_ready_user_skips_and_marks_the_held_ones(locks, redis_client):
+    redis_client.rpush(READY_KEY, 1, 2, 3)
+    held = locks.for_user(1)
+    assert held.acquire()
+    user_id, lock = locks.take_ready(READY_KEY)
+    assert user_id == 2 and redis_client.get("bot:lock:user:2") is not None
+    assert redis_client.lrange(READY_KEY, 0, -1) == [b"3"], "1 was popped: its holder will look again"
+    assert held.release() is True
+    assert not locks.for_user(2).acquire(), "taken with its lock"
+    assert lock.release() is True  # the attempt just above
+    user_id, lock = locks.take_ready(READY_KEY)
+    assert user_id == 3 and lock.release() is False
+    assert locks.take_ready(READY_KEY) is None
+
+
+def test_taking_looks_past_more_held_users_than_one_round_trip_pops(locks, redis_client):
+    holders = [locks.for_user(100 + i) for i in range(TAKE_BATCH * 2 + 3)]
+    assert all(h.acquire() for h in holders)
+    redis_client.rpush(READY_KEY, *[100 + i for i in range(len(holders))], 5)
+    user_id, lock = locks.take_ready(READY_KEY)
+    assert user_id == 5 and redis_client.llen(READY_KEY) == 0
+    assert all(h.release() is True for h in holders)
+    assert lock.release() is False
+
+
+def test_in_process_locks_always_ask_for_a_look_after_the_release():
+    lock = LocalLocks().for_user(1)
+    assert lock.acquire()
+    assert lock.release() is True
