@@ -51,6 +51,22 @@ class Database:
         finally:
             session.close()
 
+    @contextmanager
+    def job_session(self) -> Iterator[Session]:
+        """`session_scope` on one pooled connection for the whole block. A job commits several times (a reply
+        twice per turn); a plain session checks a connection out of the pool and back in for every
+        transaction, with the pool's events and reset each time."""
+        with self.engine.connect() as connection:
+            session = self._factory(bind=connection)
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+
     def dispose_after_fork(self) -> None:
         """A forked child must not reuse the parent's pooled connections."""
         if self.engine is not None:

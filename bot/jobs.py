@@ -78,7 +78,7 @@ def reply_to_user(user_id: int, held: UserLock | None = None) -> int:
     """
     rt = runtime()
     answered = 0
-    with db.session_scope() as session:  # one session for the whole job: each step still commits its own work
+    with db.job_session() as session:  # one session for the whole job: each step still commits its own work
         while True:
             lock = _RenewWhenDue(held or rt.locks.for_user(user_id), rt.settings.user_lock_seconds)
             if not (lock.taken_just_now() if held else lock.acquire()):

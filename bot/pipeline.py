@@ -388,7 +388,7 @@ def _fail_rest(session: Session, parts: list[Message], failed: Message) -> None:
 def pending_turns(session: Session, user_id: int) -> int:
     """How many of the user's turns await an answer, read in autocommit on a connection of its own: one round
     trip, no BEGIN or COMMIT, whatever the session's state."""
-    with session.get_bind().connect() as connection:
+    with session.get_bind().engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")
         return connection.execute(PENDING_TURNS, {"user_id": user_id}).scalar_one()
 
