@@ -15,25 +15,19 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, bindparam, func, select, text
+from sqlalchemy import Integer, func, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
-from bot.sql import as_utc
+from bot.sql import as_utc, prebuilt
 from bot.turns import InboundTurn
 from models import Conversation, ConversationParticipant, Message, MessageAttachment, User
-from models.base import JSONType, UTCDateTime, utcnow
+from models.base import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
 
-def _sql(statement: str, *typed: str, json: tuple[str, ...] = ()):
-    params = [bindparam(name, type_=UTCDateTime) for name in typed]
-    params += [bindparam(name, type_=JSONType) for name in json]
-    return text(statement).bindparams(*params)
-
-
-UPSERT_USER = _sql("""
+UPSERT_USER = prebuilt("""
     INSERT INTO users (phone, wa_id, display_name, last_inbound_at, role, status, language_explicit,
                        created_at, updated_at)
     VALUES (:phone, :wa_id, :display_name, :now, 'attendee', 'active', false, :now, :now)
@@ -44,31 +38,31 @@ UPSERT_USER = _sql("""
 ACTIVE_CONVERSATION = text("SELECT id, last_message_at FROM conversations "
                            "WHERE user_id = :user_id AND status = 'active'").columns(id=Integer,
                                                                                       last_message_at=UTCDateTime)
-CLOSE_CONVERSATION = _sql("UPDATE conversations SET status = 'closed', closed_at = :now "
+CLOSE_CONVERSATION = prebuilt("UPDATE conversations SET status = 'closed', closed_at = :now "
                           "WHERE id = :id AND status = 'active'", "now")
-OPEN_CONVERSATION = _sql("""
+OPEN_CONVERSATION = prebuilt("""
     INSERT INTO conversations (user_id, channel, status, started_at, last_message_at, message_count,
                                total_tokens, total_cost_usd)
     VALUES (:user_id, 'whatsapp', 'active', :now, :now, 0, 0, 0)
     ON CONFLICT (user_id) WHERE status = 'active' DO NOTHING
     RETURNING id""", "now")
-ADD_PARTICIPANTS = _sql("""
+ADD_PARTICIPANTS = prebuilt("""
     INSERT INTO conversation_participants (conversation_id, user_id, role, joined_at)
     VALUES (:conversation_id, :user_id, 'attendee', :now), (:conversation_id, NULL, 'bot', :now)""", "now")
-INSERT_MESSAGE = _sql("""
+INSERT_MESSAGE = prebuilt("""
     INSERT INTO messages (conversation_id, user_id, direction, role, body, message_type, status, status_rank,
                           twilio_sid, part_index, part_count, metadata, created_at, updated_at)
     VALUES (:conversation_id, :user_id, 'inbound', 'user', :body, :message_type, 'received', 0,
             :sid, 0, 1, :meta, :now, :now)
     ON CONFLICT (twilio_sid) DO NOTHING
     RETURNING id""", "now", json=("meta",))
-INSERT_ATTACHMENT = _sql("""
+INSERT_ATTACHMENT = prebuilt("""
     INSERT INTO message_attachments (message_id, kind, url, content_type, latitude, longitude, address, label,
                                      created_at)
     VALUES (:message_id, :kind, :url, :content_type, :latitude, :longitude, :address, :label, :now)""", "now")
-COUNT_MESSAGE = _sql("UPDATE conversations SET last_message_at = :now, message_count = message_count + 1 "
+COUNT_MESSAGE = prebuilt("UPDATE conversations SET last_message_at = :now, message_count = message_count + 1 "
                      "WHERE id = :id", "now")
-COUNT_MESSAGES = _sql("UPDATE conversations SET last_message_at = :now, message_count = message_count + :n "
+COUNT_MESSAGES = prebuilt("UPDATE conversations SET last_message_at = :now, message_count = message_count + :n "
                       "WHERE id = :id", "now")
 
 

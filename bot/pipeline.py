@@ -10,8 +10,9 @@ Transactions of a fresh answer with one part (each is a commit the next step dep
      across the call, and the webhook's user upsert never waits on it); the parts stored — the first
      already `submitting`, which claims it — with the turn's route, the conversation's counters and the
      user's language; commit.
-  2. the REST call; then its SID stored with any status callbacks that beat it (one UPDATE, see
-     `bot.status`), and the turn marked `processed`; left for the caller to commit with its next read.
+  2. the REST call; then, in one round trip, the SID's lock, its SID stored with any status callbacks that
+     beat it and the turn marked `processed` (see `bot.status`); left for the caller to commit with its next
+     read.
 A longer answer claims part k+1 in the commit that stores part k's SID. A re-run (parts already stored) and
 the reminders (`deliver`) take the step-by-step path: claim, send, store, each committed.
 """
@@ -189,12 +190,16 @@ def _send_fresh(session: Session, rt: Runtime, parts: list[StoredPart], phone: s
                 _failed_rows(session, later, result.code, f"not sent: part {part.part_index + 1} failed", now)
             _finish(session, inbound_id, outcome)
             break
-        status.store_sid(session, part.id, result.provider_id, result.status, now)
+        following = parts[i + 1] if i + 1 < len(parts) else None
+        # the last part's SID and the turn's outcome in one round trip (an error message needs its own UPDATE)
+        finish_here = following is None and "p_error" not in outcome
+        status.store_sid(session, part.id, result.provider_id, result.status, now,
+                         finish_turn=(inbound_id, outcome["p_status"]) if finish_here else None)
         log.info("sent message_id=%s message_sid=%s part=%d/%d", part.id, result.provider_id,
                  part.part_index + 1, part.part_count)
-        following = parts[i + 1] if i + 1 < len(parts) else None
         if following is None:
-            _finish(session, inbound_id, outcome)
+            if not finish_here:
+                _finish(session, inbound_id, outcome)
             break
         claimed = session.execute(CLAIMED, {"p_id": following.id, "p_now": now}).rowcount == 1
         session.commit()

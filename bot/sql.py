@@ -3,8 +3,21 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from sqlalchemy import bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
+
+from models.base import JSONType, UTCDateTime
+
+
+def prebuilt(statement: str, *times: str, json: tuple[str, ...] = ()) -> TextClause:
+    """A hot path's statement as SQL written once: a Core construct with many parameters or subqueries costs
+    several times more CPU per execution (docs/benchmarks.md). `times` name the parameters holding datetimes
+    and `json` those holding JSON, so they are stored as the typed columns would store them."""
+    params = [bindparam(name, type_=UTCDateTime) for name in times]
+    params += [bindparam(name, type_=JSONType) for name in json]
+    return text(statement).bindparams(*params)
 
 
 def insert_for(session: Session, table):

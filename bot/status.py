@@ -17,48 +17,74 @@ import logging
 import zlib
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, func, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from bot.sql import prebuilt
 from models import STATUS_RANK, Message, MessageStatusEvent
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
 
-_SID_LOCK = text("SELECT pg_advisory_xact_lock(1397310532, :key)")  # classid 'SIDD': this module's namespace
-_EVENTS = MessageStatusEvent.__table__
-_MESSAGES = Message.__table__
-_RANK = case(STATUS_RANK, value=_EVENTS.c.status)  # NULL for a status word we do not know
-# The best early callback above the status the REST call answered (ties: the first recorded), and the first
-# error code recorded for the SID — what `apply_early_callbacks` would apply after the SID is stored.
-_BETTER = (select(_EVENTS.c.status, _RANK.label("rank"))
-           .where(_EVENTS.c.twilio_sid == bindparam("p_sid"), _RANK > bindparam("p_rank"))
-           .order_by(_RANK.desc(), _EVENTS.c.id).limit(1).subquery())
-_BEST_STATUS = select(_BETTER.c.status).scalar_subquery()
-_BEST_RANK = select(_BETTER.c.rank).scalar_subquery()
-_FIRST_CODE = (select(_EVENTS.c.error_code)
-               .where(_EVENTS.c.twilio_sid == bindparam("p_sid"), _EVENTS.c.error_code.is_not(None))
-               .order_by(_EVENTS.c.id).limit(1).scalar_subquery())
-STORE_SID = (update(_MESSAGES).where(_MESSAGES.c.id == bindparam("p_id"))
-             .values(twilio_sid=bindparam("p_sid"), sent_at=bindparam("p_now"), updated_at=bindparam("p_now"),
-                     status=func.coalesce(_BEST_STATUS, bindparam("p_status")),
-                     status_rank=func.coalesce(_BEST_RANK, bindparam("p_rank")),
-                     error_code=case((_BEST_RANK.is_not(None), func.coalesce(_FIRST_CODE, _MESSAGES.c.error_code)),
-                                     else_=_MESSAGES.c.error_code)))
+_LOCK = "SELECT pg_advisory_xact_lock(1397310532, :sid_key)"  # classid 'SIDD': this module's namespace
+_SID_LOCK = text(_LOCK)
+# An event's rank (NULL for a status word we do not know), written out: as a Core `case()` its 16 literals were
+# bound parameters processed on every execution.
+_RANK = "CASE e.status " + " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in STATUS_RANK.items()) + " END"
+_BETTER = f"FROM message_status_events e WHERE e.twilio_sid = :p_sid AND {_RANK} > :p_rank"
+# The SID, with the best early callback above the status the REST call answered (ties: the first recorded) and
+# the first error code recorded for the SID — what `apply_early_callbacks` would apply after the SID is stored.
+_STORE_SID = f"""
+    UPDATE messages SET twilio_sid = :p_sid, sent_at = :p_now, updated_at = :p_now,
+        status = COALESCE((SELECT e.status {_BETTER} ORDER BY {_RANK} DESC, e.id LIMIT 1), :p_status),
+        status_rank = COALESCE((SELECT {_RANK} {_BETTER} ORDER BY {_RANK} DESC, e.id LIMIT 1), :p_rank),
+        error_code = CASE WHEN EXISTS (SELECT 1 {_BETTER})
+                          THEN COALESCE((SELECT e.error_code FROM message_status_events e
+                                         WHERE e.twilio_sid = :p_sid AND e.error_code IS NOT NULL
+                                         ORDER BY e.id LIMIT 1), messages.error_code)
+                          ELSE messages.error_code END
+    WHERE id = :p_id"""
+STORE_SID = prebuilt(_STORE_SID, "p_now")
+# PostgreSQL: the SID's lock and the UPDATE in one round trip. Two statements, not one: in READ COMMITTED each
+# statement of a query string reads with a snapshot taken when it starts, so the UPDATE sees every callback
+# committed before the lock was granted (a lock taken inside the UPDATE would come after its snapshot).
+STORE_SID_LOCKED = prebuilt(f"{_LOCK};\n{_STORE_SID}", "p_now")
+# ... and the turn the part answers marked as done, when it is the answer's last part (a data-modifying CTE)
+_FINISH_TURN = "UPDATE messages SET status = :t_status, updated_at = :p_now WHERE id = :t_id"
+FINISH_TURN = prebuilt(_FINISH_TURN, "p_now")
+STORE_SID_LOCKED_FINISHING = prebuilt(f"{_LOCK};\nWITH finished AS ({_FINISH_TURN}) {_STORE_SID}", "p_now")
+
+
+def _sid_key(sid: str) -> int:
+    return zlib.crc32(sid.encode()) - 2 ** 31
 
 
 def lock_sid(session: Session, sid: str) -> None:
     """Takes this SID's lock until the session's transaction ends (PostgreSQL; a no-op on SQLite)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(_SID_LOCK, {"key": zlib.crc32(sid.encode()) - 2 ** 31})
+        session.execute(_SID_LOCK, {"sid_key": _sid_key(sid)})
 
 
-def store_sid(session: Session, message_id: int, sid: str, provider_status: str, now: datetime) -> None:
-    """Stores the SID the REST call returned and applies the callbacks that beat it, in one UPDATE (the
-    caller commits). Same result as storing the SID, committing, then `apply_early_callbacks`."""
-    lock_sid(session, sid)
-    session.execute(STORE_SID, {"p_id": message_id, "p_sid": sid, "p_now": now, "p_status": provider_status,
-                                "p_rank": STATUS_RANK.get(provider_status, STATUS_RANK["queued"])})
+def store_sid(session: Session, message_id: int, sid: str, provider_status: str, now: datetime,
+              finish_turn: tuple[int, str] | None = None) -> None:
+    """Stores the SID the REST call returned and applies the callbacks that beat it, in one UPDATE after the
+    SID's lock (the caller commits). Same result as storing the SID, committing, then `apply_early_callbacks`.
+
+    Args:
+        finish_turn: (inbound turn id, its final status) when this part is its answer's last: the turn is
+            marked in the same round trip.
+    """
+    params = {"p_id": message_id, "p_sid": sid, "p_now": now, "p_status": provider_status,
+              "p_rank": STATUS_RANK.get(provider_status, STATUS_RANK["queued"])}
+    if finish_turn is not None:
+        params.update(t_id=finish_turn[0], t_status=finish_turn[1])
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(STORE_SID_LOCKED_FINISHING if finish_turn else STORE_SID_LOCKED,
+                        {**params, "sid_key": _sid_key(sid)})
+        return
+    session.execute(STORE_SID, params)  # SQLite: one writer at a time gives the order the lock gives
+    if finish_turn is not None:
+        session.execute(FINISH_TURN, params)
 
 
 def advance(session: Session, sid: str, status: str, error_code: int | None) -> bool:

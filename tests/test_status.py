@@ -163,6 +163,33 @@ def test_a_callback_arriving_while_the_sid_is_stored_waits_and_is_applied(app, c
     assert events(session, sid) == [("delivered", None)]
 
 
+def test_a_sid_stored_while_a_callback_holds_its_lock_sees_that_callback(app, client, session):
+    """The other order: a callback for the SID is being recorded (lock held, event not yet committed) when the
+    sender stores the SID. The sender's lock and UPDATE go in one round trip; the UPDATE must still read with a
+    snapshot taken after the lock was granted, so it finds the event the callback committed meanwhile."""
+    sid = "SM" + "d" * 32
+    stored = threading.Event()
+
+    def sender(part_id):
+        with app.app_context():
+            with db.session_scope() as s:
+                bot_status.store_sid(s, part_id, sid, "queued", utcnow())
+        stored.set()
+
+    with app.app_context():
+        part = submitting_part(client, session, "+967712100008")
+        with db.session_scope() as callback:
+            bot_status.lock_sid(callback, sid)
+            callback.add(MessageStatusEvent(twilio_sid=sid, status="read", error_code=None, payload={}))
+            callback.flush()
+            thread = threading.Thread(target=sender, args=(part.id,))
+            thread.start()
+            assert not stored.wait(0.5), "the sender should wait for the SID's lock"
+        thread.join(10)
+    assert stored.is_set()
+    assert row(session, sid)[:2] == ("read", STATUS_RANK["read"])
+
+
 def test_record_callback_for_unknown_sid_stores_event_only(app, session):
     """`record_callback` on a SID nobody has: stored, nothing moved; `apply_early_callbacks` with no events
     is a no-op."""
