@@ -23,15 +23,13 @@ direct path, so intake survives either store being down.
 from __future__ import annotations
 
 import json
-import os
-import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 import redis
-from redis.exceptions import NoScriptError
 
+from bot.redis_scripts import ScriptChannel
 from bot.turns import Attachment, InboundTurn
 
 BUFFER_KEY = "bot:intake"
@@ -89,63 +87,14 @@ def decode(raw: bytes | str) -> BufferedTurn:
                         received_at=datetime.fromtimestamp(float(item["at"]), tz=timezone.utc))
 
 
-class _ScriptChannel:
-    """Runs one Lua script over a Redis connection of this thread's own, outside redis-py's pool.
-
-    The webhook's single Redis call is most of what a signed webhook costs beyond a `/healthz`, and redis-py
-    8's pool checkout (lock, poll for unread data, connection metrics) and release were over a third of that
-    call's CPU. A connection that broke (Redis restarted, a timeout) is dropped and the call tried once more
-    on a fresh one: the script claims the MessageSid first, so a second run of it never buffers a turn
-    twice. A missing script (Redis flushed or restarted) is loaded again. Errors are redis.RedisError.
-    """
-
-    def __init__(self, client: redis.Redis, script: str) -> None:
-        pool = client.connection_pool
-        self._make = lambda: pool.connection_class(**pool.connection_kwargs)
-        self._script = script
-        self._sha = client.register_script(script).sha
-        self._local = threading.local()
-
-    def run(self, keys: list, args: list) -> tuple[int, bool]:
-        """(the script's reply, whether it took a second attempt)."""
-        for attempt in (0, 1):
-            connection = self._connection()
-            try:
-                try:
-                    connection.send_command("EVALSHA", self._sha, len(keys), *keys, *args)
-                    return connection.read_response(), attempt > 0
-                except NoScriptError:
-                    connection.send_command("EVAL", self._script, len(keys), *keys, *args)
-                    return connection.read_response(), attempt > 0
-            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-                self._drop()
-                if attempt:
-                    raise exc if isinstance(exc, redis.RedisError) else redis.ConnectionError(str(exc)) from exc
-            except BaseException:
-                self._drop()  # a reply half read would be the next call's answer
-                raise
-        raise AssertionError("unreachable")
-
-    def _connection(self):
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid():  # first use in this thread, or a forked child
-            local.connection, local.pid = self._make(), os.getpid()
-        return local.connection
-
-    def _drop(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        self._local.pid = None
-        if connection is not None:
-            connection.disconnect()
-
-
 class IntakeBuffer:
     """The Redis side of the buffered intake (the webhook pushes, `bot.ingest` drains)."""
 
     def __init__(self, client: redis.Redis, lock_seconds: int = 60) -> None:
         self.client = client
         self.lock_seconds = lock_seconds
-        self._push = _ScriptChannel(client, PUSH_SCRIPT)
+        # a second run of the push script never buffers a turn twice (it claims the MessageSid first): retry once
+        self._push = ScriptChannel(client, PUSH_SCRIPT, retry=True)
         self._trim = client.register_script(TRIM_SCRIPT)
 
     def push(self, turn: InboundTurn) -> int:

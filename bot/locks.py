@@ -16,6 +16,8 @@ from typing import Protocol
 
 import redis
 
+from bot.redis_scripts import ScriptChannel
+
 LOCK_KEY = "bot:lock:user:"
 AGAIN_SUFFIX = ":again"  # set by an attempt that found the lock taken; reported and cleared by the release
 
@@ -81,24 +83,26 @@ class RedisUserLock:
         self._keys = [f"{LOCK_KEY}{user_id}", f"{LOCK_KEY}{user_id}{AGAIN_SUFFIX}"]
 
     def acquire(self) -> bool:
-        return self._locks.acquire_script(keys=self._keys, args=[self._token, self._locks.ttl_ms]) == 1
+        return self._locks.acquire_script(self._keys, [self._token, self._locks.ttl_ms]) == 1
 
     def release(self) -> bool:
         # an expired lock (-1) may have been taken over and missed turns: the caller looks, to be safe
-        return self._locks.release_script(keys=self._keys, args=[self._token]) != 0
+        return self._locks.release_script(self._keys, [self._token]) != 0
 
     def renew(self) -> None:
-        if not self._locks.renew_script(keys=self._keys[:1], args=[self._token, self._locks.ttl_ms]):
+        if not self._locks.renew_script(self._keys[:1], [self._token, self._locks.ttl_ms]):
             raise redis.exceptions.LockNotOwnedError(f"lost the lock {self._keys[0]} before renewing it")
 
 
 class RedisLocks:
     def __init__(self, client: redis.Redis, ttl: int) -> None:
         self.client, self.ttl, self.ttl_ms = client, ttl, int(ttl * 1000)
-        self.acquire_script = client.register_script(_ACQUIRE)
-        self.release_script = client.register_script(_RELEASE)
-        self.renew_script = client.register_script(_RENEW)
-        self._take_ready = client.register_script(_TAKE_READY)
+        # on connections of each thread's own (bot/redis_scripts.py); the release and renewal check the token,
+        # so running them twice is safe
+        self.acquire_script = ScriptChannel(client, _ACQUIRE)
+        self.release_script = ScriptChannel(client, _RELEASE, retry=True)
+        self.renew_script = ScriptChannel(client, _RENEW, retry=True)
+        self._take_ready = ScriptChannel(client, _TAKE_READY)
 
     def for_user(self, user_id: int) -> RedisUserLock:
         return RedisUserLock(self, user_id)
@@ -108,7 +112,7 @@ class RedisLocks:
         the list is empty. Users popped whose lock was taken leave the holder a mark (see the module)."""
         while True:
             token = secrets.token_hex(16)
-            user = self._take_ready(keys=[list_key], args=[token, self.ttl_ms, LOCK_KEY, TAKE_BATCH])
+            user = self._take_ready([list_key], [token, self.ttl_ms, LOCK_KEY, TAKE_BATCH])
             if user is None:
                 return None
             if user != 0:  # 0: a batch of held users, popped and marked; look further down the list

@@ -89,3 +89,34 @@ def test_in_process_locks_always_ask_for_a_look_after_the_release():
     lock = LocalLocks().for_user(1)
     assert lock.acquire()
     assert lock.release() is True
+
+
+def test_the_scripts_survive_a_flushed_script_cache(locks, redis_client):
+    lock = locks.for_user(11)
+    assert lock.acquire()
+    redis_client.script_flush()  # Redis restarted or flushed: EVALSHA finds no script, EVAL loads it
+    assert lock.release() is False
+    redis_client.rpush(READY_KEY, 11)
+    redis_client.script_flush()
+    user_id, taken = locks.take_ready(READY_KEY)
+    assert user_id == 11 and taken.release() is False
+
+
+def test_a_killed_connection_is_replaced(locks, redis_client):
+    """Each thread's lock calls use a connection of its own: one Redis closed is dropped. The release and the
+    renewal (token-checked, safe twice) are retried on a fresh connection; taking a user is not (a second run
+    could pop another user), so it raises and the next call works."""
+    lock = locks.for_user(12)
+    assert lock.acquire()
+    redis_client.client_kill_filter(_type="normal", skipme=True)
+    lock.renew()
+    redis_client.client_kill_filter(_type="normal", skipme=True)
+    assert lock.release() is False and not redis_client.exists("bot:lock:user:12")
+    redis_client.rpush(READY_KEY, 12)
+    assert locks.take_ready(READY_KEY)[0] == 12  # the take's own connection is opened now
+    redis_client.rpush(READY_KEY, 13)
+    redis_client.client_kill_filter(_type="normal", skipme=True)
+    with pytest.raises(redis.ConnectionError):
+        locks.take_ready(READY_KEY)
+    assert redis_client.lrange(READY_KEY, 0, -1) == [b"13"], "nothing was popped"
+    assert locks.take_ready(READY_KEY)[0] == 13
