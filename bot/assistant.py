@@ -18,14 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.errors import LLMError
 from bot.llm import Completion, LanguageModel, ToolCall
 from bot.nlu.normalize import normalize
 from bot.prompting import Prompt, to_whatsapp
-from bot.sql import as_utc, insert_for
+from bot.sql import as_utc
 from models import AIInteraction, Conversation, Message, ResponseCache
 from models.base import utcnow
 
@@ -119,10 +120,34 @@ def cache_key(normalized: str, prompt_version: str, language: str, data_version:
     return hashlib.sha256(f"{prompt_version}\x1f{language}\x1f{data_version}\x1f{normalized}".encode()).hexdigest()
 
 
+# The LLM route's statements, built once: building a construct per call (and its cache key) cost more CPU
+# than running it, several times per LLM turn.
+_INTERACTIONS, _CACHE, _CONVERSATIONS = AIInteraction.__table__, ResponseCache.__table__, Conversation.__table__
+TOKENS_TODAY = (select(func.coalesce(func.sum(_INTERACTIONS.c.input_tokens + _INTERACTIONS.c.output_tokens), 0))
+                .where(_INTERACTIONS.c.user_id == bindparam("user_id"),
+                       _INTERACTIONS.c.created_at >= bindparam("since")))
+CACHED = select(ResponseCache).where(ResponseCache.cache_key == bindparam("key"))
+CACHE_HIT = (update(_CACHE).where(_CACHE.c.id == bindparam("p_id"))
+             .values(hit_count=_CACHE.c.hit_count + 1, last_hit_at=bindparam("p_now")))
+LOGGED = insert(_INTERACTIONS).returning(_INTERACTIONS.c.id)
+TOKENS_COUNTED = (update(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("p_id"))
+                  .values(total_tokens=_CONVERSATIONS.c.total_tokens + bindparam("p_tokens"),
+                          total_cost_usd=_CONVERSATIONS.c.total_cost_usd + bindparam("p_cost")))
+
+
+def _cache_upsert(insert_of):
+    statement = insert_of(_CACHE)
+    return statement.on_conflict_do_update(index_elements=[_CACHE.c.cache_key], set_={
+        "response": statement.excluded.response, "model": statement.excluded.model,
+        "created_at": statement.excluded.created_at, "expires_at": statement.excluded.expires_at})
+
+
+CACHE_UPSERT = {"postgresql": _cache_upsert(postgresql.insert), "sqlite": _cache_upsert(sqlite.insert)}
+
+
 def tokens_used_today(session: Session, user_id: int) -> int:
     since = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    return session.execute(select(func.coalesce(func.sum(AIInteraction.input_tokens + AIInteraction.output_tokens), 0))
-                           .where(AIInteraction.user_id == user_id, AIInteraction.created_at >= since)).scalar_one()
+    return session.execute(TOKENS_TODAY, {"user_id": user_id, "since": since}).scalar_one()
 
 
 class Assistant:
@@ -195,23 +220,19 @@ class Assistant:
         return round((input_tokens * per_million[0] + output_tokens * per_million[1]) / 1_000_000, 6)
 
     def _cached(self, session: Session, key: str) -> ResponseCache | None:
-        row = session.scalars(select(ResponseCache).where(ResponseCache.cache_key == key)).first()
+        row = session.scalars(CACHED, {"key": key}).first()
         if row is None or as_utc(row.expires_at) <= utcnow():
             return None
-        session.execute(update(ResponseCache).where(ResponseCache.id == row.id)
-                        .values(hit_count=ResponseCache.hit_count + 1, last_hit_at=utcnow()))
+        session.execute(CACHE_HIT, {"p_id": row.id, "p_now": utcnow()})
         return row
 
     def _store(self, session: Session, key: str, text: str, version: str, language: str, response: str,
                model: str | None) -> None:
         now = utcnow()
-        expires = now + timedelta(seconds=self.settings.llm_cache_ttl_seconds)
-        stmt = insert_for(session, ResponseCache.__table__).values(
-            cache_key=key, normalized_text=normalize(text), prompt_version=version, language=language,
-            response=response, model=model, hit_count=0, created_at=now, expires_at=expires)
-        session.execute(stmt.on_conflict_do_update(index_elements=["cache_key"],
-                                                   set_={"response": response, "model": model,
-                                                         "created_at": now, "expires_at": expires}))
+        session.execute(CACHE_UPSERT[session.get_bind().dialect.name], {
+            "cache_key": key, "normalized_text": normalize(text), "prompt_version": version, "language": language,
+            "response": response, "model": model, "hit_count": 0, "created_at": now,
+            "expires_at": now + timedelta(seconds=self.settings.llm_cache_ttl_seconds)})
 
     def _log_rounds(self, session: Session, inbound: Message, prompt: Prompt, rounds: Rounds,
                     response: str | None, error: str | None = None) -> Answer | None:
@@ -226,20 +247,18 @@ class Assistant:
              finish_reason: str | None = None, cache_hit: bool = False, error: str | None = None,
              tools: tuple[str, ...] = (), final: Any = None, rounds: int = 1) -> Answer | None:
         cost = self.cost(model, input_tokens, output_tokens)
-        interaction = AIInteraction(message_id=inbound.id, conversation_id=inbound.conversation_id,
-                                    user_id=inbound.user_id, route="llm", route_key=",".join(tools)[:100] or None,
-                                    prompt=messages, prompt_version=version, response=response, model=model,
-                                    input_tokens=input_tokens, output_tokens=output_tokens, cost_usd=cost,
-                                    latency_ms=latency_ms, finish_reason=finish_reason, cache_hit=cache_hit,
-                                    error=error, created_at=utcnow())
-        session.add(interaction)
-        session.flush()
+        interaction_id = session.execute(LOGGED, {
+            "message_id": inbound.id, "conversation_id": inbound.conversation_id, "user_id": inbound.user_id,
+            "route": "llm", "route_key": ",".join(tools)[:100] or None, "prompt": messages,
+            "prompt_version": version, "response": response, "model": model, "input_tokens": input_tokens,
+            "output_tokens": output_tokens, "cost_usd": cost, "latency_ms": latency_ms,
+            "finish_reason": finish_reason, "cache_hit": cache_hit, "error": error,
+            "created_at": utcnow()}).scalar_one()
         if input_tokens or output_tokens:
-            session.execute(update(Conversation).where(Conversation.id == inbound.conversation_id)
-                            .values(total_tokens=Conversation.total_tokens + input_tokens + output_tokens,
-                                    total_cost_usd=Conversation.total_cost_usd + cost))
+            session.execute(TOKENS_COUNTED, {"p_id": inbound.conversation_id,
+                                             "p_tokens": input_tokens + output_tokens, "p_cost": cost})
         if response is None:
             return None
         return Answer(text=response, model=model, input_tokens=input_tokens, output_tokens=output_tokens,
                       latency_ms=latency_ms, finish_reason=finish_reason, cache_hit=cache_hit,
-                      interaction_id=interaction.id, tools=tools, final=final, rounds=rounds)
+                      interaction_id=interaction_id, tools=tools, final=final, rounds=rounds)

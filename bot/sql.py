@@ -4,8 +4,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import bindparam, text
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
 from models.base import JSONType, UTCDateTime
@@ -18,12 +16,6 @@ def prebuilt(statement: str, *times: str, json: tuple[str, ...] = ()) -> TextCla
     params = [bindparam(name, type_=UTCDateTime) for name in times]
     params += [bindparam(name, type_=JSONType) for name in json]
     return text(statement).bindparams(*params)
-
-
-def insert_for(session: Session, table):
-    """An INSERT that supports `.on_conflict_do_nothing()` / `.on_conflict_do_update()` on both dialects."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def as_utc(value: datetime | None) -> datetime | None:

@@ -47,7 +47,6 @@ WEBHOOK_STEPS = [
     ("store_inbound (all SQL + commit)", "bot/intake.py", "store_inbound"),
     ("  _upsert_user", "bot/intake.py", "_upsert_user"),
     ("  active_conversation", "bot/intake.py", "active_conversation"),
-    ("  insert_for (dialect lookup)", "bot/sql.py", "insert_for"),
     ("  Session.commit", "sqlalchemy/orm/session.py", "commit"),
     ("  pool checkout (+ pre-ping SELECT 1 if configured)", "sqlalchemy/pool/base.py", "_checkout"),
     ("  SQL compile/cache-key (_compile_w_cache)", "sqlalchemy/sql/elements.py", "_compile_w_cache"),

@@ -141,3 +141,32 @@ def test_readyz_on_sqlite_without_redis(embedded):
     response = embedded.test_client().get("/readyz")
     assert response.status_code == 200
     assert response.get_json()["checks"] == {"database": "ok", "redis": "not configured"}
+
+
+def test_llm_answers_are_logged_and_cached_on_sqlite(tmp_path, llm):
+    """The LLM route's prebuilt statements (token budget, cache read and upsert, the interaction's log and the
+    conversation's token counter) on the embedded database, with the fake OpenAI server."""
+    from models import AIInteraction, Conversation, ResponseCache
+    url = f"sqlite:///{tmp_path}/bot.sqlite3"
+    upgrade(url)
+    app = create_app(Settings(env="development", database_url=url, outbox_path=str(tmp_path / "outbox.jsonl"),
+                              reminder_check_seconds=0, openai_api_key="sk-test", openai_base_url=f"{llm.url}/v1",
+                              openai_model="gpt-4o-mini", feedback_prompt=False))
+    app.config["TESTING"] = True
+    try:
+        question = "What is the history of quantum origami?"
+        for phone in ("+967712300011", "+967712300012"):
+            assert post(app, "/webhooks/twilio/messages", inbound_params(phone, question)).status_code == 200
+            wait(app)
+        assert [line["body"] for line in outbox(app)] == [f"FAKE-LLM: {question}"] * 2
+        assert len(llm.requests) == 1, "the second user's identical question came from the cache"
+        with app.app_context(), db.session_scope() as s:
+            logged = s.scalars(select(AIInteraction).order_by(AIInteraction.id)).all()
+            assert [i.cache_hit for i in logged] == [False, True]
+            assert logged[0].input_tokens > 0 and logged[0].prompt[-1]["content"] == question
+            assert s.scalars(select(ResponseCache)).one().hit_count == 1
+            totals = s.scalars(select(Conversation.total_tokens).order_by(Conversation.id)).all()
+            assert totals[0] == logged[0].input_tokens + logged[0].output_tokens and totals[1] == 0
+    finally:
+        app.extensions["runtime"].queue.join()
+        app.extensions["db"].engine.dispose()
