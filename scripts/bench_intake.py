@@ -885,6 +885,19 @@ def wait_quiet(limit: float, threshold_pct: float = 10.0) -> float:
         log(f"  machine {pct}% busy with other work; waiting")
 
 
+def host_speed_ms() -> float:
+    """CPU milliseconds of a fixed pure-Python loop (best of three): how fast this host runs Python right now.
+    The same code measured 7.2 and 13.6 ms of worker CPU per reply on one afternoon; figures taken at
+    different host speeds compare only through this (or through a same-hour run of another commit)."""
+    best = float("inf")
+    for _ in range(3):
+        start, total = time.process_time(), 0
+        for i in range(2_000_000):
+            total += i * i
+        best = min(best, time.process_time() - start)
+    return round(1000 * best, 1)
+
+
 def machine_info() -> dict:
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     mem = next((int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
@@ -936,6 +949,7 @@ def summarise(runs: list[dict]) -> dict:
         "e2e_idle_p50_ms": "e2e_idle.p50_ms", "e2e_idle_p99_ms": "e2e_idle.p99_ms",
         "followup_second_p50_ms": "followup.second_p50_ms",
         "background_busy_pct": "background_busy_pct", "intake_foreign_pct": "intake.foreign_pct_max",
+        "host_speed_ms": "host_speed_ms",
         "drain_foreign_pct": "drain.cpu_s.foreign_pct",
         "healthz_gunicorn_cpu_ms": "intake.healthz.gunicorn_cpu_ms_per_request",
     }
@@ -991,6 +1005,7 @@ def print_table(summary: dict, runs: list[dict], args) -> None:
         ("follow-up webhook during LLM", summary["followup_second_p50_ms"], "", "", "followup.second_p50_ms"),
         ("gunicorn CPU ms / healthz", summary["healthz_gunicorn_cpu_ms"], "", "",
          "intake.healthz.gunicorn_cpu_ms_per_request"),
+        ("host speed: reference loop ms", summary["host_speed_ms"], "", "", "host_speed_ms"),
         ("outside load: before run %", summary["background_busy_pct"], "", "", "background_busy_pct"),
         ("  during intake %", summary["intake_foreign_pct"], "", "", "intake.foreign_pct_max"),
         ("  during drain %", summary["drain_foreign_pct"], "", "", "drain.cpu_s.foreign_pct"),
@@ -1059,7 +1074,7 @@ def main() -> int:
         info["code"] = use_snapshot(args.ref, workdir)
         args.code = info["code"]
         for run in range(args.runs):
-            result = {"background_busy_pct": wait_quiet(args.quiet_wait)}
+            result = {"background_busy_pct": wait_quiet(args.quiet_wait), "host_speed_ms": host_speed_ms()}
             stack = Stack(workdir, {}, fakes_as_is=args.fakes_as_is)
             try:
                 log(f"run {run + 1}/{args.runs}: starting the stack (logs in {workdir})")
