@@ -9,7 +9,7 @@ import functools
 import hmac
 import logging
 from datetime import timedelta
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 import redis
 from flask import Blueprint, Response, abort, current_app, request
@@ -51,8 +51,8 @@ def twilio_form() -> TwilioForm:
     """The form Twilio posted, as a plain dict, parsed once per request.
 
     Twilio sends each parameter once (MediaUrl0, MediaUrl1, ... are distinct names), so a dict loses nothing
-    that the signature covers; a form with a repeated name fails the signature and gets 403. `parse_qsl` on
-    the raw body costs about half of building werkzeug's MultiDict, on the webhook's hot path.
+    that the signature covers; a form with a repeated name fails the signature and gets 403. Parsing the raw
+    body (`parse_form`) costs a fraction of building werkzeug's MultiDict, on the webhook's hot path.
     `get_data` still enforces MAX_CONTENT_LENGTH (413).
     """
     form = request.environ.get("bot.form")
@@ -60,9 +60,29 @@ def twilio_form() -> TwilioForm:
         if request.mimetype != "application/x-www-form-urlencoded":
             form = TwilioForm(request.form.to_dict())
         else:
-            body = request.get_data(cache=True).decode("utf-8", "replace")
-            form = TwilioForm(parse_qsl(body, keep_blank_values=True))
+            form = parse_form(request.get_data(cache=True).decode("utf-8", "replace"))
         request.environ["bot.form"] = form
+    return form
+
+
+def parse_form(body: str) -> TwilioForm:
+    """`dict(parse_qsl(body, keep_blank_values=True))`, in about 60 % of its time (tests/test_signature.py
+    compares them on random input): most of Twilio's fields need no unquoting, and parse_qsl's per-field
+    checks and coercions were the largest of the webhook's own costs after the Redis call."""
+    form = TwilioForm()
+    for field in body.split("&"):
+        if not field:
+            continue
+        name, _, value = field.partition("=")
+        if "+" in name:
+            name = name.replace("+", " ")
+        if "%" in name:
+            name = unquote(name, errors="replace")
+        if "+" in value:
+            value = value.replace("+", " ")
+        if "%" in value:
+            value = unquote(value, errors="replace")
+        form[name] = value
     return form
 
 

@@ -67,3 +67,20 @@ def test_status_callback_requires_signature(client, session):
     assert post_signed(client, "/webhooks/twilio/status", params, signature="bad").status_code == 403
     assert session.scalar(select(func.count()).select_from(MessageStatusEvent)) == 0
     assert post_signed(client, "/webhooks/twilio/status", params).status_code == 200
+
+
+def test_the_form_parser_reads_what_parse_qsl_reads():
+    """`parse_form` replaces `dict(parse_qsl(body, keep_blank_values=True))` on the hot path: the signature is
+    computed over what it returns, so it must agree on every input — real forms and random junk alike."""
+    import random
+    from urllib.parse import parse_qsl, urlencode
+
+    from bot.webhooks import parse_form
+    real = urlencode(inbound_params("+967712345678", "مرحبا 👋 a+b=c & 100% \u200f; DROP TABLE users;--"))
+    pieces = ["&", "=", "+", "%", "%2", "%20", "%zz", "%e2%82", "%E2%82%AC", "%D9%85", "a", "Body", "é", "م",
+              "👋", ";", " ", "&&", "==", "\u200f", "0", "F"]
+    rng = random.Random(20261202)
+    bodies = [real, "", "&", "=", "a", "a=", "=b", "a=b=c", "a&a=2&a=3"]
+    bodies += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 40))) for _ in range(3000)]
+    for body in bodies:
+        assert parse_form(body) == dict(parse_qsl(body, keep_blank_values=True)), body
