@@ -81,9 +81,11 @@ def reply_to_user(user_id: int, held: UserLock | None = None) -> int:
     with db.job_session() as session:  # one session for the whole job: each step still commits its own work
         while True:
             lock = _RenewWhenDue(held or rt.locks.for_user(user_id), rt.settings.user_lock_seconds)
-            if not (lock.taken_just_now() if held else lock.acquire()):
+            if held is not None:
+                lock.taken_now()
+                held = None  # a second round takes the lock itself
+            elif not lock.acquire():
                 return answered
-            held = None
             try:
                 answered += _drain(session, rt, user_id, lock)
             except BaseException:
@@ -117,10 +119,9 @@ class _RenewWhenDue:
         self._at = time.monotonic()
         return self._lock.acquire()
 
-    def taken_just_now(self) -> bool:
-        """For a lock its caller has just taken (with the user, off the ready list)."""
+    def taken_now(self) -> None:
+        """For a lock the caller has just taken some other way (with the user, off the ready list)."""
         self._at = time.monotonic()
-        return True
 
     def release(self) -> bool:
         return self._lock.release()
