@@ -248,7 +248,7 @@ def test_the_push_survives_a_flushed_script_cache_and_a_killed_connection(redis_
     assert buffer.push(_turn("SMpush1")) == SCHEDULE
     redis_client.script_flush()  # Redis restarted or flushed: EVALSHA finds no script
     assert buffer.push(_turn("SMpush2")) == QUEUED
-    host, port = buffer._push._local.connection._sock.getsockname()[:2]
+    host, port = buffer._push._connection()._sock.getsockname()[:2]
     assert redis_client.client_kill_filter(addr=f"{host}:{port}") == 1  # the push's own connection dies
     assert buffer.push(_turn("SMpush3")) == QUEUED
     assert buffer.push(_turn("SMpush3")) == DUPLICATE
@@ -260,7 +260,7 @@ def test_a_push_whose_reply_was_lost_is_retried_once_and_schedules_an_ingest(red
     buffer = IntakeBuffer(redis_client)
     buffer.push(_turn("SMwarm"))  # opens this thread's connection
     redis_client.delete(SCHEDULED_KEY)
-    connection = buffer._push._local.connection
+    connection = buffer._push._connection()
     real_read, calls = connection.read_response, []
 
     def reply_lost(*args, **kwargs):

@@ -113,10 +113,22 @@ def test_a_killed_connection_is_replaced(locks, redis_client):
     redis_client.client_kill_filter(_type="normal", skipme=True)
     assert lock.release() is False and not redis_client.exists("bot:lock:user:12")
     redis_client.rpush(READY_KEY, 12)
-    assert locks.take_ready(READY_KEY)[0] == 12  # the take's own connection is opened now
+    assert locks.take_ready(READY_KEY)[0] == 12
     redis_client.rpush(READY_KEY, 13)
     redis_client.client_kill_filter(_type="normal", skipme=True)
     with pytest.raises(redis.ConnectionError):
         locks.take_ready(READY_KEY)
     assert redis_client.lrange(READY_KEY, 0, -1) == [b"13"], "nothing was popped"
     assert locks.take_ready(READY_KEY)[0] == 13
+
+
+def test_the_scripts_share_one_connection_per_thread(locks, redis_client):
+    """Hosted Redis plans count connections: a thread's lock calls all go over one connection of its own."""
+    before = len(redis_client.client_list())
+    lock = locks.for_user(14)
+    assert lock.acquire()
+    lock.renew()
+    assert lock.release() is False
+    redis_client.rpush(READY_KEY, 14)
+    assert locks.take_ready(READY_KEY)[1].release() is False
+    assert len(redis_client.client_list()) == before + 1
