@@ -41,36 +41,33 @@ class Database:
     @contextmanager
     def session_scope(self) -> Iterator[Session]:
         """A session for a job or command: commits on success, rolls back on error, always closes."""
-        session = self._factory()
-        try:
+        with _committed(self._factory()) as session:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     @contextmanager
     def job_session(self) -> Iterator[Session]:
         """`session_scope` on one pooled connection for the whole block. A job commits several times (a reply
         twice per turn); a plain session checks a connection out of the pool and back in for every
         transaction, with the pool's events and reset each time."""
-        with self.engine.connect() as connection:
-            session = self._factory(bind=connection)
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            finally:
-                session.close()
+        with self.engine.connect() as connection, _committed(self._factory(bind=connection)) as session:
+            yield session
 
     def dispose_after_fork(self) -> None:
         """A forked child must not reuse the parent's pooled connections."""
         if self.engine is not None:
             self.engine.dispose(close=False)
+
+
+@contextmanager
+def _committed(session: Session) -> Iterator[Session]:
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 def make_engine(url: str) -> Engine:
