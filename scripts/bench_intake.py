@@ -671,9 +671,15 @@ def spread_ok(cpu: dict, workers: int) -> bool:
     """False when one gunicorn worker did (nearly) all the work although several run: gthread keeps each
     keep-alive connection on the worker that accepted it, and sometimes one worker accepts all 8; /healthz then
     runs on one core and the ratio means nothing. The benchmark measures again in that case (and says so)."""
+    return workers < 2 or not sum(cpu.get("gunicorn_per_process") or []) or busy_workers(cpu) >= 2
+
+
+def busy_workers(cpu: dict) -> int:
+    """How many gunicorn workers did at least a tenth of the work: the 8 keep-alive connections stay on the
+    workers that accepted them, and a phase whose connections landed on 2 of the 4 workers leaves a core idle
+    during each webhook's Redis round trip (docs/benchmarks.md, session 6)."""
     split = cpu.get("gunicorn_per_process") or []
-    total = sum(split)
-    return workers < 2 or total == 0 or len([x for x in split if x >= 0.1 * total]) >= 2
+    return len([x for x in split if x >= 0.1 * sum(split)])
 
 
 def _intake_once(stack: Stack, gen: Generator, signer: Signer, args, tag: str) -> dict:
@@ -718,13 +724,14 @@ def _intake_once(stack: Stack, gen: Generator, signer: Signer, args, tag: str) -
         "healthz": {"rps": round(health_rps, 1), "p50_ms": health["latency_us"]["p50"] / 1000,
                     "p99_ms": health["latency_us"]["p99"] / 1000, "errors": health["errors"],
                     "requests": health["requests"], "cpu_s": health_cpu,
+                    "busy_workers": busy_workers(health_cpu),
                     "gunicorn_cpu_ms_per_request": round(1000 * health_cpu["gunicorn"] / max(health["requests"], 1), 3)},
         "webhook": {"rps": round(hook_rps, 1), "p50_ms": hook["latency_us"]["p50"] / 1000,
                     "p90_ms": hook["latency_us"]["p90"] / 1000, "p99_ms": hook["latency_us"]["p99"] / 1000,
                     "max_ms": hook["latency_us"]["max"] / 1000, "errors": hook["errors"],
                     "requests": hook["requests"], "duplicates_sent": hook.get("wrapped", 0),
                     "turns_stored": stored, "jobs_queued": queued, "turns_buffered": buffered,
-                    "cpu_s": hook_cpu,
+                    "cpu_s": hook_cpu, "busy_workers": busy_workers(hook_cpu),
                     "gunicorn_cpu_ms_per_request": round(1000 * hook_cpu["gunicorn"] / max(hook["requests"], 1), 3),
                     "postgres_cpu_ms_per_request": round(1000 * hook_cpu["postgres"] / max(hook["requests"], 1), 3)},
         "ratio": round(hook_rps / max(health_rps, 1e-9), 3),
@@ -1084,9 +1091,11 @@ def main() -> int:
                 if "intake" in phases:
                     log("  intake: /healthz then the signed webhook, no worker running")
                     result["intake"] = phase_intake(stack, gen, signer, args, run)
-                    log(f"    healthz {result['intake']['healthz']['rps']}/s webhook "
-                        f"{result['intake']['webhook']['rps']}/s ratio {result['intake']['ratio']} "
-                        f"p99 {result['intake']['webhook']['p99_ms']} ms")
+                    intake = result["intake"]
+                    log(f"    healthz {intake['healthz']['rps']}/s webhook {intake['webhook']['rps']}/s "
+                        f"ratio {intake['ratio']} p99 {intake['webhook']['p99_ms']} ms "
+                        f"(gunicorn workers busy: healthz {intake['healthz']['busy_workers']}, "
+                        f"webhook {intake['webhook']['busy_workers']})")
                 if "drain" in phases:
                     log(f"  drain: {args.turns} queued turns, then one worker")
                     result["drain"] = phase_drain(stack, signer, args, run)
