@@ -16,6 +16,14 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "4" if _buffered else "2"))
 threads = int(os.environ.get("WEB_THREADS", "1" if _buffered else "4"))
 worker_class = "gthread"
+# Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new connections across
+# them. With one shared socket, the workers that happen to be awake accept the proxy's few kept-alive
+# connections, which then stay with them: with all of them on 2 of the 4 workers, each webhook's Redis round
+# trip leaves a core idle and intake fell by a quarter (docs/benchmarks.md, session 6). The cost: connections
+# still waiting in the accept queue of a worker that exits are reset rather than taken by another worker
+# (unless the kernel's net.ipv4.tcp_migrate_req is 1); these workers exit only on a restart or a 30 s
+# request timeout. WEB_REUSE_PORT=0 returns to the shared socket.
+reuse_port = os.environ.get("WEB_REUSE_PORT", "1" if _buffered else "0").strip() == "1"
 timeout = 30
 keepalive = 5
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
