@@ -1,6 +1,6 @@
 """WSGI entry point: gunicorn serves `app:app`, and `flask --app app` finds the CLI here."""
-from bot import create_app
-from bot.errors import ConfigurationError
+from bot.app import create_app
+from bot.core.errors import ConfigurationError
 
 try:
     app = create_app()

@@ -44,7 +44,7 @@ def pre_fork(server, worker):
 
 def post_fork(server, worker):
     if preload_app:
-        from bot.db import db
+        from bot.core.db import db
         db.dispose_after_fork()
 
 

@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (Boolean, Float, ForeignKey, Index, Integer, Numeric, SmallInteger, String, Text,
-                        UniqueConstraint, false, func, true)
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, JSONType, UTCDateTime

@@ -19,7 +19,8 @@ class User(Base):
     name_en: Mapped[str | None] = mapped_column(String(255))
     name_ar: Mapped[str | None] = mapped_column(String(255))
     preferred_language: Mapped[str | None] = mapped_column(String(8))
-    language_explicit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # said "English"/"عربي"
+    # said "English" / "عربي": the choice holds whatever language the user writes in
+    language_explicit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     role: Mapped[str] = mapped_column(String(20), default="attendee", server_default="attendee")
     status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # opens WhatsApp's 24 h window

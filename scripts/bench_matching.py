@@ -29,19 +29,20 @@ import sys
 import time
 from pathlib import Path
 
+from bench.matching_report import print_table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project's packages, wherever this runs from
+
+from bot.core.settings import Settings
+from bot.nlu.entries import Entry, load_queries
+from bot.nlu.faq_files import FAQRow, read_faq_file
+from bot.nlu.intents import load_intents
+from bot.nlu.knowledge import FAQEntry, Gates, Knowledge
+from bot.nlu.matcher import MatcherConfig, cross_validated_scores, fit_temperature, grouped_folds
+from bot.nlu.normalize import detect_language
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 DEFAULT_EVAL = ROOT.parent / "shared" / "eval"
-
-from bot.faq_io import FAQRow, read_faq_file  # noqa: E402
-from bot.intents import load_intents  # noqa: E402
-from bot.knowledge import FAQEntry, Gates, Knowledge  # noqa: E402
-from bot.nlu.entries import Entry, load_queries  # noqa: E402
-from bot.nlu.matcher import MatcherConfig, cross_validated_scores, fit_temperature, grouped_folds  # noqa: E402
-from bot.nlu.normalize import detect_language  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-
 ANSWER_ROUTES = ("faq", "intent")
 # With the built-in intents loaded, an intent that does what the FAQ entry describes is the same request:
 # "human" hands over as contact_human says; "register_event" starts the booking tickets_buy explains ("I want to
@@ -142,6 +143,11 @@ def synthetic_entries(base: list[FAQEntry], n: int, seed: int = 0) -> list[FAQEn
     return out
 
 
+def p99(xs: list[float]) -> float:
+    """The 99th percentile as docs/matching.md's figures were taken: the value at index floor(0.99 (n - 1))."""
+    return sorted(xs)[int(0.99 * (len(xs) - 1))]
+
+
 def latency(knowledge: Knowledge, queries: list[str]) -> dict:
     """Per-query time of ``Knowledge.decide`` (normalise, patterns, Matcher.rank, Matcher.evidence).
 
@@ -167,7 +173,6 @@ def latency(knowledge: Knowledge, queries: list[str]) -> dict:
             t = time.perf_counter()
             knowledge.matcher.evidence(q, ranked[0][0])
             parts["evidence"].append((time.perf_counter() - t) * 1000)
-    p99 = lambda xs: sorted(xs)[int(0.99 * (len(xs) - 1))]  # noqa: E731
     return {"n": len(wall), "p50_ms": statistics.median(wall), "p99_ms": p99(wall), "max_ms": max(wall),
             "cpu_p50_ms": statistics.median(cpu), "cpu_p99_ms": p99(cpu),
             "load_avg_1min": round((load + os.getloadavg()[0]) / 2, 2),
@@ -192,7 +197,7 @@ def cv_configs(train: Path, configs: dict[str, MatcherConfig], language: str = "
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events-faq", type=Path, default=DEFAULT_EVAL / "events_faq.csv")
     ap.add_argument("--events-dev", type=Path, default=DEFAULT_EVAL / "events_faq_dev.csv")
@@ -214,144 +219,98 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cv-language", default="en", choices=("en", "ar"))
     ap.add_argument("--cv-folds", type=int, default=5)
     ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def cv_only(args: argparse.Namespace) -> None:
+    """--cv-pair-weight / --cv-embedding-weight: cross-validate those configurations, print, nothing else."""
+    if args.cv_pair_weight:
+        configs = {f"pair_weight {w}": MatcherConfig(pair_weight=float(w)) for w in args.cv_pair_weight.split(",")}
+    else:
+        configs = {f"embedding_weight {w}": MatcherConfig(embedding_weight=float(w),
+                                                          embedding_file=args.cv_embedding_file,
+                                                          embedding_dims=args.cv_embedding_dims,
+                                                          embedding_idf=not args.cv_embedding_mean)
+                   for w in args.cv_embedding_weight.split(",")}
+    cv = cv_configs(args.banking_train, configs, args.cv_language, args.cv_folds, args.cv_grouped)
+    if args.json:
+        print(json.dumps(cv, indent=2))
+        return
+    kind = "grouped " if args.cv_grouped else ""
+    for name, r in cv.items():
+        print(f"{name}: {kind}{args.cv_folds}-fold CV top-1 {args.cv_language.upper()} "
+              f"{100 * r['top1']:.2f}% (n={r['n']})", flush=True)
+
+
+def events_reports(args: argparse.Namespace, high: float, low: float) -> dict:
+    """The events FAQ through Knowledge.decide: alone, with the built-in intents, and with the gates off."""
+    events = faq_entries(args.events_faq)
+    dev = load_queries(args.events_dev)
+    report = {"events": events_report(events, [], dev, high, low),
+              "events_with_intents": events_report(events, load_intents(), dev, high, low, INTENT_EQUIVALENTS),
+              # Ablation: the same FAQ-only catalogue routed on the softmax confidence alone (evidence gates off).
+              "events_confidence_only": events_report(events, [], dev, high, low, gates=Gates(0.0, 0.0, 0.0))}
+    if args.fit_temperature:
+        report["temperature_cv_events"] = fit_temperature(
+            [Entry(f.key, "faq", f.questions_en + f.questions_ar + f.keywords) for f in events])
+    return report
+
+
+def banking_report(args: argparse.Namespace, banking: list[FAQEntry], bank_rows: list[dict], queries: list[str],
+                   high: float, low: float) -> dict:
+    """Banking77 + ArBanking77: dev top-1 by language, fit time and decide latency with the 77 entries."""
+    t = time.perf_counter()
+    k_bank = Knowledge(intents=[], faqs=banking, high=high, low=low)
+    report = {"banking_fit_s": time.perf_counter() - t,
+              "banking_examples": sum(len(f.questions_en) + len(f.questions_ar) for f in banking)}
+    # Top-1 straight from the matcher in one batch (the same key decide() returns: no intents, no roles).
+    matcher = k_bank.matcher
+    probs = matcher.probabilities([r["text"] for r in bank_rows])
+    preds = [{"expected": r["expected_key"], "language": language_of(r),
+              "correct": bool(p.any()) and matcher.keys[int(p.argmax())] == r["expected_key"]}
+             for r, p in zip(bank_rows, probs, strict=True)]
+    report["banking"] = accuracy(preds)
+    report["latency_banking77"] = latency(k_bank, queries)
+    del k_bank, matcher
+    if args.fit_temperature:
+        report["temperature_cv_banking"] = fit_temperature(
+            [Entry(f.key, "faq", f.questions_en + f.questions_ar) for f in banking], folds=3)
+    return report
+
+
+def scale_report(banking: list[FAQEntry], entries: int, queries: list[str], high: float, low: float) -> dict:
+    """Fit time and decide latency with a synthetic catalogue of `entries` entries (10,000 by default)."""
+    synth = synthetic_entries(banking, entries)
+    t = time.perf_counter()
+    k_big = Knowledge(intents=[], faqs=synth, high=high, low=low)
+    return {"entries": len(synth), "examples": sum(len(f.questions_en) + len(f.questions_ar) for f in synth),
+            "fit_s": time.perf_counter() - t, "mode": "linear" if k_big.matcher.linear else "centroid",
+            "latency": latency(k_big, queries)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.cv_pair_weight or args.cv_embedding_weight:
-        if args.cv_pair_weight:
-            configs = {f"pair_weight {w}": MatcherConfig(pair_weight=float(w)) for w in args.cv_pair_weight.split(",")}
-        else:
-            configs = {f"embedding_weight {w}": MatcherConfig(embedding_weight=float(w),
-                                                              embedding_file=args.cv_embedding_file,
-                                                              embedding_dims=args.cv_embedding_dims,
-                                                              embedding_idf=not args.cv_embedding_mean)
-                       for w in args.cv_embedding_weight.split(",")}
-        cv = cv_configs(args.banking_train, configs, args.cv_language, args.cv_folds, args.cv_grouped)
-        if args.json:
-            print(json.dumps(cv, indent=2))
-        else:
-            kind = "grouped " if args.cv_grouped else ""
-            for name, r in cv.items():
-                print(f"{name}: {kind}{args.cv_folds}-fold CV top-1 {args.cv_language.upper()} "
-                      f"{100 * r['top1']:.2f}% (n={r['n']})", flush=True)
+        cv_only(args)
         return 0
     settings = Settings()
     high, low = settings.match_high, settings.match_low
     gates = Gates()
     report: dict = {"high": high, "low": low, "gates": gates.__dict__}
-
-    # Events FAQ, through Knowledge.decide ----------------------------------------------------------
-    events = faq_entries(args.events_faq)
-    dev = load_queries(args.events_dev)
-    report["events"] = events_report(events, [], dev, high, low)
-    report["events_with_intents"] = events_report(events, load_intents(), dev, high, low, INTENT_EQUIVALENTS)
-    # Ablation: the same FAQ-only catalogue routed on the softmax confidence alone (evidence gates off).
-    report["events_confidence_only"] = events_report(events, [], dev, high, low, gates=Gates(0.0, 0.0, 0.0))
-    if args.fit_temperature:
-        report["temperature_cv_events"] = fit_temperature(
-            [Entry(f.key, "faq", f.questions_en + f.questions_ar + f.keywords) for f in events])
-
-    # Banking77 + ArBanking77 -----------------------------------------------------------------------
+    report.update(events_reports(args, high, low))
     banking = faq_entries(args.banking_train, include_keywords=False)
     bank_rows = load_queries(args.banking_dev)
     queries = [r["text"] for r in bank_rows]
     random.Random(1).shuffle(queries)
     queries = queries[: args.queries]
     if not args.skip_banking:
-        t = time.perf_counter()
-        k_bank = Knowledge(intents=[], faqs=banking, high=high, low=low)
-        report["banking_fit_s"] = time.perf_counter() - t
-        report["banking_examples"] = sum(len(f.questions_en) + len(f.questions_ar) for f in banking)
-        # Top-1 straight from the matcher in one batch (the same key decide() returns: no intents, no roles).
-        matcher = k_bank.matcher
-        probs = matcher.probabilities([r["text"] for r in bank_rows])
-        preds = [{"expected": r["expected_key"], "language": language_of(r),
-                  "correct": bool(p.any()) and matcher.keys[int(p.argmax())] == r["expected_key"]}
-                 for r, p in zip(bank_rows, probs)]
-        report["banking"] = accuracy(preds)
-        report["latency_banking77"] = latency(k_bank, queries)
-        del k_bank, matcher
-        if args.fit_temperature:
-            report["temperature_cv_banking"] = fit_temperature(
-                [Entry(f.key, "faq", f.questions_en + f.questions_ar) for f in banking], folds=3)
-
-    # Scale: 10,000 entries -------------------------------------------------------------------------
-    synth = synthetic_entries(banking, args.entries)
-    t = time.perf_counter()
-    k_big = Knowledge(intents=[], faqs=synth, high=high, low=low)
-    report["scale"] = {"entries": len(synth),
-                       "examples": sum(len(f.questions_en) + len(f.questions_ar) for f in synth),
-                       "fit_s": time.perf_counter() - t, "mode": "linear" if k_big.matcher.linear else "centroid",
-                       "latency": latency(k_big, queries)}
-
+        report.update(banking_report(args, banking, bank_rows, queries, high, low))
+    report["scale"] = scale_report(banking, args.entries, queries, high, low)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
-        return 0
-    print_table(report)
+    else:
+        print_table(report)
     return 0
-
-
-def print_table(report: dict) -> None:
-    pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
-    g = report["gates"]
-    print(f"thresholds (Settings defaults): high={report['high']}, low={report['low']}; gates: answer similarity "
-          f"≥ {g['answer_similarity']}, clarify similarity ≥ {g['clarify_similarity']}, coverage ≥ {g['min_coverage']}\n")
-    print("| measure | value | target |")
-    print("|---|---|---|")
-    for name, label in (("events", "events FAQ only"), ("events_with_intents", "events FAQ + built-in intents")):
-        ev = report[name]
-        print(f"| **{label}** ({ev['entries']} entries, fit {ev['fit_s']:.2f} s) | | |")
-        for lang in ("en", "ar", "all"):
-            a = ev["accuracy"][lang]
-            print(f"| dev top-1 {lang.upper()} (n={a['n']}) | {pct(a['top1'])} | ≥ 95% |")
-        r = ev["routing"]
-        prec = pct(r["answer_precision"]) if r["answer_precision"] is not None else "n/a"
-        split = f" ({r['answered_faq']} faq + {r['answered_intent']} intent)" if r["answered_intent"] else ""
-        print(f"| in-scope answered{split}, correct | {r['answered']}/{r['in_scope']}, "
-              f"{r['answered_correct']} correct = {prec} | |")
-        print(f"| in-scope clarified / to LLM | {r['clarify']} / {r['to_llm']} | |")
-        held = r["confident_held_by_coverage"] + r["confident_held_by_similarity"]
-        print(f"| in-scope with confidence ≥ high held back by a gate (coverage / similarity) | {held} "
-              f"({r['confident_held_by_coverage']} / {r['confident_held_by_similarity']}), "
-              f"{r['confident_held_top1_correct']} of them with the right key | |")
-        extra = f"; answered by an intent {r['oos_answered_intent']}" if name == "events_with_intents" else ""
-        print(f"| out-of-scope answered from the FAQ | {r['oos_answered_faq']}/{r['oos_total']} "
-              f"(clarify {r['oos_clarify']}, LLM {r['oos_to_llm']}{extra}) | ≤ 1 |")
-    r = report["events_confidence_only"]["routing"]
-    prec = pct(r["answer_precision"]) if r["answer_precision"] is not None else "n/a"
-    print(f"| ablation, FAQ only, confidence alone (gates off): answered, correct / clarify / LLM / out-of-scope "
-          f"answered | {r['answered']}/{r['in_scope']}, {r['answered_correct']} correct = {prec} / {r['clarify']} / "
-          f"{r['to_llm']} / {r['oos_answered_faq']}/{r['oos_total']} (clarify {r['oos_clarify']}) | |")
-    if "banking" in report:
-        for lang, target in (("en", "≥ 93%"), ("ar", "≥ 90%")):
-            a = report["banking"][lang]
-            print(f"| banking77 dev top-1 {lang.upper()} (n={a['n']}) | {pct(a['top1'])} | {target} |")
-        print(f"| fit time, Banking77 (77 entries, {report['banking_examples']} examples) | "
-              f"{report['banking_fit_s']:.1f} s | |")
-        lb = report["latency_banking77"]
-        print(f"| decide latency, 77 entries, p50 / p99 (CPU p50 / p99) | {lb['p50_ms']:.2f} / {lb['p99_ms']:.2f} ms "
-              f"({lb['cpu_p50_ms']:.2f} / {lb['cpu_p99_ms']:.2f}; load {lb['load_avg_1min']}) | |")
-    s = report["scale"]
-    print(f"| fit time, {s['entries']} entries ({s['examples']} examples, {s['mode']}) | {s['fit_s']:.1f} s | |")
-    sl = s["latency"]
-    print(f"| decide latency, {s['entries']} entries, p50 / p99 (CPU p50 / p99) | {sl['p50_ms']:.2f} / "
-          f"{sl['p99_ms']:.2f} ms ({sl['cpu_p50_ms']:.2f} / {sl['cpu_p99_ms']:.2f}; load {sl['load_avg_1min']}) "
-          f"| p99 < 5 ms |")
-    for name, lat in (("77", report.get("latency_banking77")), (str(s["entries"]), sl)):
-        if lat:
-            print(f"| … of which Matcher.rank / Matcher.evidence alone, {name} entries, p50 / p99 | "
-                  f"{lat['rank_p50_ms']:.2f} / {lat['rank_p99_ms']:.2f} ms, {lat['evidence_p50_ms']:.2f} / "
-                  f"{lat['evidence_p99_ms']:.2f} ms | |")
-    for key in ("temperature_cv_events", "temperature_cv_banking"):
-        if key in report:
-            print(f"| {key} | {report[key]} | |")
-
-    def row(p: dict) -> str:
-        return (f"  {p['text']!r} → {p['route']}:{p['key']} (conf {p['confidence']:.2f}, sim {p['similarity']:.2f}, "
-                f"cov {p['coverage']:.2f}), expected {p['expected']}")
-    for name in ("events", "events_with_intents"):
-        ev = report[name]
-        print(f"\n{name}: top-1 errors", *map(row, ev["errors"]), sep="\n")
-        print(f"{name}: right key but not answered", *map(row, ev["not_answered"]), sep="\n")
-        print(f"{name}: out of scope", *map(row, ev["oos"]), sep="\n")
 
 
 if __name__ == "__main__":

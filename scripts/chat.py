@@ -20,11 +20,11 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from twilio.request_validator import RequestValidator
 
-from twilio.request_validator import RequestValidator  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project's packages, wherever this runs from
 
-from bot.settings import DEV_AUTH_TOKEN, INSTANCE_DIR  # noqa: E402
+from bot.core.settings import DEV_AUTH_TOKEN, INSTANCE_DIR
 
 BOT_NUMBER = "whatsapp:+14155238886"
 

@@ -21,10 +21,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from twilio.request_validator import RequestValidator
 
-from bot import create_app, prompting
-from bot.db import db as database
-from bot.runtime import runtime
-from bot.settings import Settings, normalise_database_url
+from bot.app import create_app
+from bot.core.db import db as database
+from bot.core.settings import Settings, normalise_database_url
+from bot.llm import prompting
+from bot.wiring import runtime
+from bot.worker.main import BotJob
 from models import Base
 from models.migrate import upgrade
 from tests.fakes import ACCOUNT_SID, AUTH_TOKEN, FakeOpenAI, FakeTwilio
@@ -164,9 +166,8 @@ def runner(app):
 @pytest.fixture
 def session(app):
     """A session for assertions; each use sees the latest committed data."""
-    with app.app_context():
-        with database.session_scope() as s:
-            yield s
+    with app.app_context(), database.session_scope() as s:
+        yield s
 
 
 def inbound_params(phone: str, body: str, sid: str | None = None, profile: str = "Test Attendee", **extra) -> dict:
@@ -205,7 +206,10 @@ def send(client, phone: str, body: str, **kw):
 
 class BurstWorker(SimpleWorker):
     """The real RQ worker in burst mode, minus its command-channel subscription: stopping that pub/sub thread
-    costs up to a second per run, which hundreds of turns cannot afford."""
+    costs up to a second per run, which hundreds of turns cannot afford. It runs the worker's job class (jobs
+    queued under earlier releases' names included)."""
+
+    job_class = BotJob
 
     def subscribe(self) -> None:
         pass

@@ -14,12 +14,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot import catalog, event_views, localize
-from bot.db import db as database
+from bot.core.db import db as database
+from bot.events import views as event_views
+from bot.i18n import catalog, localize
 from models import Conversation, Event, Message, Registration, User
 from models.base import utcnow
-from tests.test_llm_guardrails import (ONE_CALL_USD, SHIPPED_VERSION, cache_rows, conversation, interactions,
-                                       query, say)
+from tests.test_llm_guardrails import ONE_CALL_USD, SHIPPED_VERSION, cache_rows, conversation, interactions, query, say
 
 TOOLS = {"list_events", "event_details", "register", "my_tickets", "cancel_ticket"}
 JAZZ, WORKSHOP = "ADEN-JAZZ", "CODE-WORKSHOP"
@@ -41,13 +41,12 @@ def agent(make_app):
 
 def add_event(app, code: str, title_en: str, title_ar: str, days: float, **fields) -> int:
     values = {"price_yer": 2000, "capacity": 30, "status": "published", **fields}
-    with app.app_context():
-        with database.session_scope() as s:
-            event = Event(code=code, title_en=title_en, title_ar=title_ar,
-                          starts_at=utcnow().replace(microsecond=0) + timedelta(days=days), **values)
-            s.add(event)
-            s.flush()
-            return event.id
+    with app.app_context(), database.session_scope() as s:
+        event = Event(code=code, title_en=title_en, title_ar=title_ar,
+                      starts_at=utcnow().replace(microsecond=0) + timedelta(days=days), **values)
+        s.add(event)
+        s.flush()
+        return event.id
 
 
 def event_row(app, code: str) -> Event:
@@ -204,9 +203,8 @@ def test_register_through_the_tool_asks_to_confirm_and_the_yes_writes(make_app, 
 
 def test_register_refusal_is_the_journeys_text_and_writes_nothing(agent, twilio, llm):
     agent_event = event_row(agent, JAZZ)
-    with agent.app_context():
-        with database.session_scope() as s:
-            s.execute(update(Event).where(Event.id == agent_event.id).values(seats_taken=Event.capacity))
+    with agent.app_context(), database.session_scope() as s:
+        s.execute(update(Event).where(Event.id == agent_event.id).values(seats_taken=Event.capacity))
     llm.script = [{"tool_calls": [call("register", code=JAZZ, seats=1)]}]
     turn = say(agent, twilio, "+967712200011", "put me down for the jazz evening")
     assert turn.body == catalog.say("register_full", "en", title="Jazz Night")
@@ -240,13 +238,12 @@ def test_bad_arguments_come_back_as_errors_the_model_recovers_from(agent, twilio
 # --- my_tickets and cancel_ticket ------------------------------------------------------------------------
 
 def give_ticket(app, phone: str, code: str, ticket_code: str, seats: int = 1) -> None:
-    with app.app_context():
-        with database.session_scope() as s:
-            user = s.scalars(select(User).where(User.phone == phone)).one()
-            event = s.scalars(select(Event).where(Event.code == code)).one()
-            s.add(Registration(event_id=event.id, user_id=user.id, ticket_code=ticket_code, seats=seats,
-                               status="registered", source="menu"))
-            event.seats_taken += seats
+    with app.app_context(), database.session_scope() as s:
+        user = s.scalars(select(User).where(User.phone == phone)).one()
+        event = s.scalars(select(Event).where(Event.code == code)).one()
+        s.add(Registration(event_id=event.id, user_id=user.id, ticket_code=ticket_code, seats=seats,
+                           status="registered", source="menu"))
+        event.seats_taken += seats
 
 
 @pytest.mark.parametrize("text, yes, language", [("cancel the one I booked for the coders", "yes", "en"),
@@ -283,7 +280,8 @@ def test_cancel_ticket_by_event_code_and_never_someone_elses(agent, twilio, llm)
         say(agent, twilio, phone, "hi")
     give_ticket(agent, owner, JAZZ, "OWN234")
     llm.requests.clear()
-    llm.script = [{"tool_calls": [call("cancel_ticket", ticket_code="OWN234")]}, {"content": "You have no such ticket."},
+    llm.script = [{"tool_calls": [call("cancel_ticket", ticket_code="OWN234")]},
+                  {"content": "You have no such ticket."},
                   {"tool_calls": [call("cancel_ticket", ticket_code=JAZZ)]}]
     stranger = say(agent, twilio, other, "cancel that booking please")
     assert stranger.body == "You have no such ticket."

@@ -14,16 +14,15 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from bot.db import db
-from bot.errors import ConfigurationError
-from bot.intake import store_inbound
-from bot.intake_buffer import (BUFFER_KEY, DEAD_KEY, DUPLICATE, QUEUED, SCHEDULE, SCHEDULED_KEY, IntakeBuffer,
-                               decode)
-from bot.runtime import runtime
-from bot.settings import Settings
-from bot.turns import InboundTurn
+from bot.channels.messages import InboundTurn
+from bot.core.db import db
+from bot.core.errors import ConfigurationError
+from bot.core.settings import Settings
+from bot.intake.buffer import BUFFER_KEY, DEAD_KEY, DUPLICATE, QUEUED, SCHEDULE, SCHEDULED_KEY, IntakeBuffer, decode
+from bot.intake.store import store_inbound
+from bot.web.webhooks import EMPTY_TWIML
+from bot.wiring import runtime
 from models import Message, User
-from bot.webhooks import EMPTY_TWIML
 from tests.conftest import deliver_concurrently, inbound_params, run_jobs, send
 
 DEAD_PORT_REDIS = "redis://127.0.0.1:1/0"
@@ -153,13 +152,13 @@ def test_with_postgres_down_the_turns_wait_in_redis(buffered, make_app, redis_cl
 
 
 def test_the_clock_sweeps_the_buffer_as_a_safety_net(settings):
-    from bot.clock import build_scheduler
+    from bot.worker.clock import build_scheduler
     client = redis.Redis.from_url(settings.redis_url)
     names = lambda s: {job.func_name for job in s._cron_jobs}  # noqa: E731
     scheduler = build_scheduler(client, settings.replace(intake_mode="buffered", reminder_check_seconds=300))
-    assert "bot.ingest.ingest_buffered" in names(scheduler)
+    assert "bot.worker.jobs.ingest_buffered" in names(scheduler)
     scheduler = build_scheduler(client, settings.replace(intake_mode="direct", reminder_check_seconds=300))
-    assert "bot.ingest.ingest_buffered" not in names(scheduler)
+    assert "bot.worker.jobs.ingest_buffered" not in names(scheduler)
 
 
 def test_intake_mode_is_validated():
@@ -195,9 +194,9 @@ def test_a_push_during_a_drain_leaves_no_stale_flag_behind(buffered, redis_clien
     After A is done, the next message must schedule a job of its own, not wait for the flag to expire."""
     import threading
 
-    from bot.ingest import ingest_buffered
-    from bot.intake_buffer import QUEUED, SCHEDULE
-    from bot.turns import InboundTurn
+    from bot.channels.messages import InboundTurn
+    from bot.intake.buffer import QUEUED, SCHEDULE
+    from bot.worker.jobs import ingest_buffered
     client = buffered.test_client()
     with buffered.app_context():
         buffer = runtime().intake_buffer
@@ -227,7 +226,7 @@ def test_a_push_during_a_drain_leaves_no_stale_flag_behind(buffered, redis_clien
 
 
 def test_a_runner_that_lost_its_lock_cannot_trim_turns_it_did_not_read(redis_client):
-    from bot.turns import InboundTurn
+    from bot.channels.messages import InboundTurn
     buffer = IntakeBuffer(redis_client)
     for i in range(3):
         buffer.push(InboundTurn(channel_message_id=f"SMtrim{i}", phone="+967712000420", body=f"turn {i}"))

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from bot import events as event_service
-from bot.db import db as database
+from bot.core.db import db as database
+from bot.events import service as event_service
 from models import Event, Registration, User
 from models.base import utcnow
 
@@ -29,15 +29,14 @@ def make_event(app):
     """An upcoming published event with `capacity`, `taken` of its seats held by real registrations."""
 
     def make(capacity: int, taken: int) -> int:
-        with app.app_context():
-            with database.session_scope() as s:
-                event = Event(code="LAST-SEATS", title_en="Oud & Jazz Night", title_ar="ليلة العود والجاز",
-                              starts_at=utcnow() + timedelta(days=3), capacity=capacity, status="published")
-                s.add(event)
-                s.flush()
-                for user_id in _users(s, taken, "10"):
-                    assert event_service.register(s, user_id, event.id, 1, max_seats=5).status == "created"
-                return event.id
+        with app.app_context(), database.session_scope() as s:
+            event = Event(code="LAST-SEATS", title_en="Oud & Jazz Night", title_ar="ليلة العود والجاز",
+                          starts_at=utcnow() + timedelta(days=3), capacity=capacity, status="published")
+            s.add(event)
+            s.flush()
+            for user_id in _users(s, taken, "10"):
+                assert event_service.register(s, user_id, event.id, 1, max_seats=5).status == "created"
+            return event.id
 
     return make
 
@@ -50,11 +49,10 @@ def _register_at_once(app, event_id: int, user_ids: list[int], seats: int) -> li
 
     def claim(user_id: int) -> None:
         try:
-            with app.app_context():
-                with database.session_scope() as s:
-                    s.execute(text("SELECT 1"))  # connected before the race starts
-                    barrier.wait(timeout=30)
-                    statuses.append(event_service.register(s, user_id, event_id, seats, max_seats=5).status)
+            with app.app_context(), database.session_scope() as s:
+                s.execute(text("SELECT 1"))  # connected before the race starts
+                barrier.wait(timeout=30)
+                statuses.append(event_service.register(s, user_id, event_id, seats, max_seats=5).status)
         except BaseException as exc:  # noqa: BLE001 - reported by the test below
             errors.append(exc)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import catalog, localize
-from bot.errors import ConfigurationError
-from bot.handlers.journeys import parse_seats
+from bot.core.errors import ConfigurationError
+from bot.dialog.journeys.common import parse_seats
+from bot.i18n import catalog, localize
 
 
 def placeholders(text: str) -> set[str]:

@@ -1,7 +1,7 @@
 """Pooled connections: a connection that died while idle (database restart, proxy timeout) is replaced."""
 from sqlalchemy import create_engine, text
 
-from bot.db import make_engine
+from bot.core.db import make_engine
 
 
 def test_a_connection_killed_while_idle_is_replaced_on_checkout(migrated_database):

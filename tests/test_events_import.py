@@ -10,9 +10,9 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from bot import events as event_service
-from bot.db import db as database
-from bot.events_io import COLUMNS
+from bot.core.db import db as database
+from bot.events import service as event_service
+from bot.events.files import COLUMNS
 from models import Event, EventOrganizer, User
 
 CONTENT = ("code", "title_en", "title_ar", "description_en", "description_ar", "venue_en", "venue_ar", "address",
@@ -51,15 +51,14 @@ def run(runner, *args):
 
 def stored(app) -> dict[str, dict]:
     """Every event's content and organizer phones, by code."""
-    with app.app_context():
-        with database.session_scope() as s:
-            events = {e.code: {c: getattr(e, c) for c in CONTENT} | {"seats_taken": e.seats_taken, "id": e.id}
-                      for e in s.scalars(select(Event))}
-            for code, phone in s.execute(select(Event.code, User.phone)
-                                         .join(EventOrganizer, EventOrganizer.event_id == Event.id)
-                                         .join(User, User.id == EventOrganizer.user_id)):
-                events[code].setdefault("organizers", set()).add(phone)
-            return events
+    with app.app_context(), database.session_scope() as s:
+        events = {e.code: {c: getattr(e, c) for c in CONTENT} | {"seats_taken": e.seats_taken, "id": e.id}
+                  for e in s.scalars(select(Event))}
+        for code, phone in s.execute(select(Event.code, User.phone)
+                                     .join(EventOrganizer, EventOrganizer.event_id == Event.id)
+                                     .join(User, User.id == EventOrganizer.user_id)):
+            events[code].setdefault("organizers", set()).add(phone)
+        return events
 
 
 def test_csv_import_stores_values_and_local_time_as_utc(app, runner, tmp_path):
@@ -168,7 +167,8 @@ BAD_VALUES = [
 
 @pytest.mark.parametrize("changes, message", BAD_VALUES, ids=[m.split(": ", 1)[-1][:40] for _, m in BAD_VALUES])
 def test_bad_value_names_its_row_and_writes_nothing(app, runner, tmp_path, changes, message):
-    result = run(runner, "import", write_csv(tmp_path / "bad.csv", [record(**{"code": "BAD", **changes}), record("GOOD")]))
+    path = write_csv(tmp_path / "bad.csv", [record(**{"code": "BAD", **changes}), record("GOOD")])
+    result = run(runner, "import", path)
     assert result.exit_code == 1
     assert message in result.stderr, result.stderr
     assert "GOOD" not in result.stderr
@@ -204,14 +204,13 @@ def test_bad_header_and_bad_yaml_are_refused(app, runner, tmp_path):
 
 
 def _take_seats(app, code: str, seats_each: list[int]) -> None:
-    with app.app_context():
-        with database.session_scope() as s:
-            event = event_service.event_by_code(s, code)
-            for n, seats in enumerate(seats_each):
-                user = User(phone=f"+96771000{n:04d}")
-                s.add(user)
-                s.flush()
-                assert event_service.register(s, user.id, event.id, seats, max_seats=5).status == "created"
+    with app.app_context(), database.session_scope() as s:
+        event = event_service.event_by_code(s, code)
+        for n, seats in enumerate(seats_each):
+            user = User(phone=f"+96771000{n:04d}")
+            s.add(user)
+            s.flush()
+            assert event_service.register(s, user.id, event.id, seats, max_seats=5).status == "created"
 
 
 def test_capacity_may_not_drop_below_seats_taken(app, runner, tmp_path):
@@ -248,9 +247,8 @@ def test_export_round_trips_as_unchanged(app, runner, tmp_path, suffix):
     assert "2030-01-15T19:30:00+03:00" in text, "times are written in the event's local time with the offset"
     assert "ليلة العود والجاز" in text
 
-    with app.app_context():
-        with database.session_scope() as s:
-            s.execute(Event.__table__.delete())
+    with app.app_context(), database.session_scope() as s:
+        s.execute(Event.__table__.delete())
     assert run(runner, "import", exported).stdout.strip() == "3 created, 0 updated, 0 unchanged"
     after = stored(app)
     assert {c: {k: v for k, v in e.items() if k != "id"} for c, e in after.items()} == \

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from sqlalchemy import select, text, update
 
-from bot.db import db as database
+from bot.core.db import db as database
 from models import FAQ
 
 EVAL = Path(__file__).resolve().parent / "data"  # copies of ../shared/eval/events_faq*.csv
@@ -28,22 +28,19 @@ def faq_import(runner, path):
 
 def rows(app) -> dict[str, tuple]:
     """Every FAQ row's content by key."""
-    with app.app_context():
-        with database.session_scope() as s:
-            return {f.key: tuple(getattr(f, c) for c in CONTENT) for f in s.scalars(select(FAQ))}
+    with app.app_context(), database.session_scope() as s:
+        return {f.key: tuple(getattr(f, c) for c in CONTENT) for f in s.scalars(select(FAQ))}
 
 
 def full_rows(app) -> dict[str, dict]:
-    with app.app_context():
-        with database.session_scope() as s:
-            return {f.key: {a.key: getattr(f, a.key) for a in FAQ.__mapper__.column_attrs}
-                    for f in s.scalars(select(FAQ))}
+    with app.app_context(), database.session_scope() as s:
+        return {f.key: {a.key: getattr(f, a.key) for a in FAQ.__mapper__.column_attrs}
+                for f in s.scalars(select(FAQ))}
 
 
 def truncate_faq(app) -> None:
-    with app.app_context():
-        with database.session_scope() as s:
-            s.execute(text("TRUNCATE chatbot_faq RESTART IDENTITY"))
+    with app.app_context(), database.session_scope() as s:
+        s.execute(text("TRUNCATE chatbot_faq RESTART IDENTITY"))
 
 
 def read_events() -> list[dict]:
@@ -67,7 +64,7 @@ def test_import_creates_the_28_events_entries(app, runner):
     assert "28 FAQ entries" in result.stdout
     stored = rows(app)
     assert len(stored) == 28
-    parking = dict(zip(CONTENT, stored["parking"]))
+    parking = dict(zip(CONTENT, stored["parking"], strict=True))
     assert parking["category"] == "venue"
     assert parking["questions_en"] == ["Is there parking?", "Where can I park my car?", "Do you have a parking lot?"]
     assert parking["questions_ar"] == ["هل يوجد موقف سيارات؟", "وين أوقف سيارتي؟", "في باركنج؟"]
@@ -90,9 +87,8 @@ def test_import_again_changes_nothing(app, runner):
 
 def test_modified_file_updates_changed_rows_and_keeps_counters(app, runner, tmp_path):
     assert faq_import(runner, EVENTS_FAQ).exit_code == 0
-    with app.app_context():
-        with database.session_scope() as s:
-            s.execute(update(FAQ).where(FAQ.key == "parking").values(view_count=7, helpful_count=2))
+    with app.app_context(), database.session_scope() as s:
+        s.execute(update(FAQ).where(FAQ.key == "parking").values(view_count=7, helpful_count=2))
     records = read_events()
     for r in records:
         if r["key"] == "parking":
@@ -287,10 +283,10 @@ def test_match_file_json_over_the_dev_set(app, runner, tmp_path):
         assert r["key"] == r["candidates"][0]["key"]
         scores = [c["score"] for c in r["candidates"]]
         assert scores == sorted(scores, reverse=True)
-    out_of_scope = [r for r, d in zip(results, dev) if d["expected_key"] == "none"]
+    out_of_scope = [r for r, d in zip(results, dev, strict=True) if d["expected_key"] == "none"]
     assert len(out_of_scope) == 6
     assert sum(r["route"] == "faq" for r in out_of_scope) <= 1, out_of_scope
-    answered = [(r, d) for r, d in zip(results, dev) if r["route"] == "faq"]
+    answered = [(r, d) for r, d in zip(results, dev, strict=True) if r["route"] == "faq"]
     assert answered, "the in-scope dev questions are mostly answered"
     assert all(r["key"] in {x["key"] for x in read_events()} for r, _ in answered)
     assert '"\\u06' not in result.stdout, "Arabic is printed as text"

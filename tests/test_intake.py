@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from bot.channels.twilio import to_e164
+from bot.core.phones import to_e164
 from models import Conversation, ConversationParticipant, Message, User
 from tests.conftest import deliver_concurrently, load_payload, post_signed, send
 

@@ -9,11 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, select
 
-from bot import create_app
-from bot.db import db
-from bot.intake import store_inbound, store_inbound_batch
-from bot.settings import Settings
-from bot.turns import Attachment, InboundTurn
+from bot.app import create_app
+from bot.channels.messages import Attachment, InboundTurn
+from bot.core.db import db
+from bot.core.settings import Settings
+from bot.intake.batch import store_inbound_batch
+from bot.intake.store import store_inbound
 from models import Conversation, ConversationParticipant, Message, MessageAttachment, User
 from models.base import utcnow
 from models.migrate import upgrade

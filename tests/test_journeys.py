@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.localize import FSI, PDI
-from bot import catalog, localize
-from bot.db import db as database
+from bot.core.db import db as database
+from bot.i18n import catalog, localize
+from bot.i18n.localize import FSI, PDI
 from models import Conversation, Event, Message, Registration, User
 from models.base import utcnow
 from tests.conftest import run_jobs, send
@@ -68,9 +68,8 @@ def bot(make_app, twilio, llm):
     app = make_app(events_page_size=PAGE_SIZE)
     result = app.test_cli_runner().invoke(args=["faq", "import", str(EVENTS_FAQ)])
     assert result.exit_code == 0, result.output
-    with app.app_context():
-        with database.session_scope() as s:
-            s.add_all(_events(utcnow()))
+    with app.app_context(), database.session_scope() as s:
+        s.add_all(_events(utcnow()))
     return app
 
 
@@ -94,13 +93,12 @@ def say(app, twilio, phone: str, text: str) -> Turn:
     response, sid = send(app.test_client(), phone, text)
     assert response.status_code == 200
     run_jobs(app)
-    with app.app_context():
-        with database.session_scope() as s:
-            inbound = s.scalars(select(Message).where(Message.twilio_sid == sid)).one()
-            reply = s.scalars(select(Message).where(Message.reply_to_id == inbound.id)
-                              .order_by(Message.part_index)).first()
-            conversation = s.get(Conversation, inbound.conversation_id)
-            awaiting = (conversation.context or {}).get("awaiting")
+    with app.app_context(), database.session_scope() as s:
+        inbound = s.scalars(select(Message).where(Message.twilio_sid == sid)).one()
+        reply = s.scalars(select(Message).where(Message.reply_to_id == inbound.id)
+                          .order_by(Message.part_index)).first()
+        conversation = s.get(Conversation, inbound.conversation_id)
+        awaiting = (conversation.context or {}).get("awaiting")
     assert inbound.status == "processed", inbound.error_message
     assert reply is not None, f"no reply to {text!r}"
     sent = [m for m in twilio.sent_to(phone) if m["sid"] == reply.twilio_sid]
@@ -117,38 +115,34 @@ def walk(app, twilio, phone: str, *texts: str) -> Turn:
 
 
 def event(app, code: str) -> Event:
-    with app.app_context():
-        with database.session_scope() as s:
-            return s.scalars(select(Event).where(Event.code == code)).one()
+    with app.app_context(), database.session_scope() as s:
+        return s.scalars(select(Event).where(Event.code == code)).one()
 
 
 def tickets(app, phone: str) -> list[Registration]:
-    with app.app_context():
-        with database.session_scope() as s:
-            return list(s.scalars(select(Registration).join(User, User.id == Registration.user_id)
-                                  .where(User.phone == phone).order_by(Registration.id)))
+    with app.app_context(), database.session_scope() as s:
+        return list(s.scalars(select(Registration).join(User, User.id == Registration.user_id)
+                              .where(User.phone == phone).order_by(Registration.id)))
 
 
 def seed_ticket(app, phone: str, code: str, seats: int, ticket_code: str = "TCKT42") -> None:
     """A ticket written directly (the user must have written once), with the event's seats moved."""
-    with app.app_context():
-        with database.session_scope() as s:
-            user = s.scalars(select(User).where(User.phone == phone)).one()
-            booked = s.scalars(select(Event).where(Event.code == code)).one()
-            booked.seats_taken += seats
-            s.add(Registration(event_id=booked.id, user_id=user.id, ticket_code=ticket_code, seats=seats,
-                               status="registered", source="menu"))
+    with app.app_context(), database.session_scope() as s:
+        user = s.scalars(select(User).where(User.phone == phone)).one()
+        booked = s.scalars(select(Event).where(Event.code == code)).one()
+        booked.seats_taken += seats
+        s.add(Registration(event_id=booked.id, user_id=user.id, ticket_code=ticket_code, seats=seats,
+                           status="registered", source="menu"))
 
 
 def age_dialog(app, phone: str, minutes: int) -> None:
     """Moves the conversation's dialog state `minutes` into the past."""
-    with app.app_context():
-        with database.session_scope() as s:
-            user = s.scalars(select(User).where(User.phone == phone)).one()
-            conversation = s.scalars(select(Conversation).where(Conversation.user_id == user.id,
-                                                                Conversation.status == "active")).one()
-            awaiting = dict(conversation.context["awaiting"], at=(utcnow() - timedelta(minutes=minutes)).isoformat())
-            conversation.context = {**conversation.context, "awaiting": awaiting}
+    with app.app_context(), database.session_scope() as s:
+        user = s.scalars(select(User).where(User.phone == phone)).one()
+        conversation = s.scalars(select(Conversation).where(Conversation.user_id == user.id,
+                                                            Conversation.status == "active")).one()
+        awaiting = dict(conversation.context["awaiting"], at=(utcnow() - timedelta(minutes=minutes)).isoformat())
+        conversation.context = {**conversation.context, "awaiting": awaiting}
 
 
 # --- expected texts, from the catalogs -----------------------------------------------------------------------
@@ -220,10 +214,9 @@ def test_menu_five_switches_to_the_other_language(bot, twilio, lang, number):
     turn = walk(bot, twilio, phone, WORDS[lang]["menu"], number)
     assert (turn.reply.route, turn.reply.route_key, turn.reply.language) == ("intent", "language", other)
     assert turn.body == catalog.say("language_set", other)
-    with bot.app_context():
-        with database.session_scope() as s:
-            user = s.scalars(select(User).where(User.phone == phone)).one()
-            assert (user.preferred_language, user.language_explicit) == (other, True)
+    with bot.app_context(), database.session_scope() as s:
+        user = s.scalars(select(User).where(User.phone == phone)).one()
+        assert (user.preferred_language, user.language_explicit) == (other, True)
 
 
 @LANGUAGES
@@ -533,9 +526,8 @@ def test_more_seats_than_a_ticket_allows(bot, twilio, lang):
 def test_event_cancelled_before_the_yes_is_not_booked(bot, twilio, lang):
     phone = "+967711100025"
     walk(bot, twilio, phone, WORDS[lang]["events"], "1", "1", "2")
-    with bot.app_context():
-        with database.session_scope() as s:
-            s.scalars(select(Event).where(Event.code == "JAZZ")).one().status = "cancelled"
+    with bot.app_context(), database.session_scope() as s:
+        s.scalars(select(Event).where(Event.code == "JAZZ")).one().status = "cancelled"
     turn = say(bot, twilio, phone, WORDS[lang]["yes"])
     assert turn.stored == ("dialog", "register_closed", None)
     assert turn.body == catalog.say("register_closed", lang, title=event(bot, "JAZZ").title(lang))

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot import catalog, localize
-from bot.db import db as database
+from bot.core.db import db as database
+from bot.i18n import catalog, localize
 from models import Conversation, Event, Message, Registration, User
 from models.base import utcnow
 from tests.conftest import BOT_NUMBER, REDIS_URL, inbound_params, post_signed, run_jobs, send
@@ -60,13 +60,12 @@ def start_workers(settings, app, twilio, llm, redis_client):
 def last_seats(app) -> int:
     """The only upcoming event, with two seats left."""
     starts = (utcnow() + timedelta(days=5)).replace(hour=16, minute=30, second=0, microsecond=0)
-    with app.app_context():
-        with database.session_scope() as s:
-            event = Event(code="LAST", title_en="Jazz Night", title_ar="ليلة الجاز", starts_at=starts,
-                          price_yer=5000, capacity=CAPACITY, seats_taken=TAKEN, status="published")
-            s.add(event)
-            s.flush()
-            return event.id
+    with app.app_context(), database.session_scope() as s:
+        event = Event(code="LAST", title_en="Jazz Night", title_ar="ليلة الجاز", starts_at=starts,
+                      price_yer=5000, capacity=CAPACITY, seats_taken=TAKEN, status="published")
+        s.add(event)
+        s.flush()
+        return event.id
 
 
 def bring_to_confirm(app, twilio, event_id: int) -> None:
@@ -77,11 +76,10 @@ def bring_to_confirm(app, twilio, event_id: int) -> None:
             run_jobs(app)
         question = catalog.MESSAGES["confirm_register"][lang].split("\n")[0]
         assert twilio.sent_to(phone)[-1]["body"].startswith(question)
-    with app.app_context():
-        with database.session_scope() as s:
-            for conversation in s.scalars(select(Conversation)):
-                awaiting = conversation.context["awaiting"]
-                assert (awaiting["kind"], awaiting["event_id"]) == ("confirm_register", event_id)
+    with app.app_context(), database.session_scope() as s:
+        for conversation in s.scalars(select(Conversation)):
+            awaiting = conversation.context["awaiting"]
+            assert (awaiting["kind"], awaiting["event_id"]) == ("confirm_register", event_id)
 
 
 def all_say_yes_at_once(app) -> None:
@@ -106,10 +104,9 @@ def wait_until_no_turn_waits(app, seconds: float = 60.0) -> None:
     """Until the workers have taken every turn to an end (answered or failed)."""
     deadline = time.time() + seconds
     while True:
-        with app.app_context():
-            with database.session_scope() as s:
-                waiting = s.scalar(select(func.count()).where(Message.direction == "inbound",
-                                                              Message.status == "received"))
+        with app.app_context(), database.session_scope() as s:
+            waiting = s.scalar(select(func.count()).where(Message.direction == "inbound",
+                                                          Message.status == "received"))
         if not waiting:
             return
         assert time.time() < deadline, f"{waiting} turns still waiting after {seconds:.0f}s"
@@ -123,18 +120,17 @@ def test_concurrent_yes_sells_exactly_the_last_seats(app, twilio, start_workers,
     all_say_yes_at_once(app)
     wait_until_no_turn_waits(app)
 
-    with app.app_context():
-        with database.session_scope() as s:
-            event = s.get(Event, last_seats)
-            tickets = {s.get(User, r.user_id).phone: r for r in s.scalars(select(Registration))}
-            replies = {s.get(User, m.user_id).phone: m
-                       for m in s.scalars(select(Message).where(Message.direction == "outbound",
-                                                                Message.action_taken.is_not(None),
-                                                                Message.action_taken != "registration_requested"))}
-            failed = list(s.scalars(select(Message).where((Message.status == "failed")
-                                                          | Message.error_message.is_not(None))))
-            unanswered = list(s.scalars(select(Message).where(Message.direction == "inbound",
-                                                              Message.status != "processed")))
+    with app.app_context(), database.session_scope() as s:
+        event = s.get(Event, last_seats)
+        tickets = {s.get(User, r.user_id).phone: r for r in s.scalars(select(Registration))}
+        replies = {s.get(User, m.user_id).phone: m
+                   for m in s.scalars(select(Message).where(Message.direction == "outbound",
+                                                            Message.action_taken.is_not(None),
+                                                            Message.action_taken != "registration_requested"))}
+        failed = list(s.scalars(select(Message).where((Message.status == "failed")
+                                                      | Message.error_message.is_not(None))))
+        unanswered = list(s.scalars(select(Message).where(Message.direction == "inbound",
+                                                          Message.status != "processed")))
 
     assert not failed, [(m.id, m.status, m.error_message) for m in failed]
     assert not unanswered, [(m.id, m.body, m.status) for m in unanswered]

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from bot import catalog, prompting
-from bot.db import db as database
+from bot.core.db import db as database
+from bot.i18n import catalog
+from bot.llm import prompting
 from models import FAQ, AIInteraction, Conversation, Message, PromptTemplate, ResponseCache, User
 from models.base import utcnow
 from tests.conftest import run_jobs, send
@@ -22,7 +23,8 @@ ONE_CALL_USD = (42 * PRICE_IN + 17 * PRICE_OUT) / 1_000_000  # the fake's usage:
 CACHEABLE = "what is the best season to visit aden"  # >= 3 words, nothing personal, routed to the LLM
 SHIPPED = max(t["version"] for t in prompting.file_templates() if t["name"] == "assistant_system")
 SHIPPED_VERSION = f"assistant_system.v{SHIPPED}"  # the newest template file: used while the table is empty
-TICKETS_PRICE_EN = "Prices are listed in Yemeni rials on each event; most community events cost 2,000 to 5,000 YER and some are free."
+TICKETS_PRICE_EN = ("Prices are listed in Yemeni rials on each event; most community events cost 2,000 to 5,000 YER "
+                    "and some are free.")
 
 
 @dataclass
@@ -36,26 +38,23 @@ def say(app, twilio, phone: str, text: str) -> Turn:
     response, sid = send(app.test_client(), phone, text)
     assert response.status_code == 200
     run_jobs(app)
-    with app.app_context():
-        with database.session_scope() as s:
-            inbound = s.scalars(select(Message).where(Message.twilio_sid == sid)).one()
-            reply = s.scalars(select(Message).where(Message.reply_to_id == inbound.id)
-                              .order_by(Message.part_index)).first()
+    with app.app_context(), database.session_scope() as s:
+        inbound = s.scalars(select(Message).where(Message.twilio_sid == sid)).one()
+        reply = s.scalars(select(Message).where(Message.reply_to_id == inbound.id)
+                          .order_by(Message.part_index)).first()
     assert reply is not None
     [sent] = [m for m in twilio.sent_to(phone) if m["sid"] == reply.twilio_sid]
     return Turn(inbound, reply, sent["body"])
 
 
 def query(app, statement):
-    with app.app_context():
-        with database.session_scope() as s:
-            return list(s.scalars(statement))
+    with app.app_context(), database.session_scope() as s:
+        return list(s.scalars(statement))
 
 
 def execute(app, statement) -> None:
-    with app.app_context():
-        with database.session_scope() as s:
-            s.execute(statement)
+    with app.app_context(), database.session_scope() as s:
+        s.execute(statement)
 
 
 def interactions(app, phone: str | None = None) -> list[AIInteraction]:
@@ -154,7 +153,8 @@ def test_cache_matches_the_normalised_text(app, twilio, llm):
     assert cache_rows(app)[0].hit_count == 1
 
 
-PERSONAL = ["did my brother 12345 get the invitation", "did the payment 998877 go through", "هل استلمتوا تحويلي رقم 998877"]
+PERSONAL = ["did my brother 12345 get the invitation", "did the payment 998877 go through",
+            "هل استلمتوا تحويلي رقم 998877"]
 
 
 @pytest.mark.parametrize("text", PERSONAL)
@@ -408,10 +408,9 @@ CUSTOM = "CUSTOM {persona} {allowed_topics} {excluded_topics} {language_name} {m
 
 
 def add_template(app, version: int, template: str, active: bool = True) -> None:
-    with app.app_context():
-        with database.session_scope() as s:
-            s.add(PromptTemplate(name="assistant_system", version=version, template=template, is_active=active,
-                                 variables=[]))
+    with app.app_context(), database.session_scope() as s:
+        s.add(PromptTemplate(name="assistant_system", version=version, template=template, is_active=active,
+                             variables=[]))
 
 
 def test_newest_active_template_from_the_database_is_used(app, twilio, llm):

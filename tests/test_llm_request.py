@@ -10,9 +10,9 @@ import pytest
 from openai._utils._transform import maybe_transform
 from openai.types.chat.completion_create_params import CompletionCreateParamsNonStreaming
 
-from bot.errors import LLMError
-from bot.llm import Completion, OpenAIChat, ToolCall, request_body
-from bot.tools import schemas
+from bot.core.errors import LLMError
+from bot.llm.client import Completion, OpenAIChat, ToolCall, request_body
+from bot.llm.tools import schemas
 
 
 def conversation() -> list[dict]:

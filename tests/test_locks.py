@@ -7,8 +7,8 @@ import time
 import pytest
 import redis
 
-from bot.locks import TAKE_BATCH, LocalLocks, RedisLocks
-from bot.queue import READY_KEY
+from bot.core.locks import TAKE_BATCH, LocalLocks, RedisLocks
+from bot.core.queue import READY_KEY
 
 
 @pytest.fixture

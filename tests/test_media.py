@@ -4,7 +4,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from bot import catalog
+from bot.i18n import catalog
 from models import Message, MessageAttachment
 from tests.conftest import inbound_params, load_payload, post_signed, run_jobs, send
 

@@ -1,16 +1,39 @@
 """Unit tests for bot/nlu: normaliser, language detection, Arabizi skeletons, matcher. No database needed."""
 from __future__ import annotations
 
+import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bot.nlu.entries import Entry, load_faq_csv, split_phrasings
-from bot.nlu.matcher import THRESHOLDS, Matcher, MatcherConfig
-from bot.nlu.matcher import prepare
-from bot.nlu.normalize import (arabic_skeleton, arabizi_skeleton, canonical_dialect, concepts, content_pairs,
-                               detect_language, is_arabizi, light_stem, light_stems, normalize, strip_arabic_prefix, word_concept)
+from bot.nlu.matcher import (
+    THRESHOLDS,
+    Matcher,
+    MatcherConfig,
+    choose_thresholds,
+    cross_validated_scores,
+    fit_temperature,
+    grouped_folds,
+    prepare,
+)
+from bot.nlu.normalize import (
+    arabic_skeleton,
+    arabizi_skeleton,
+    canonical_dialect,
+    concepts,
+    content_pairs,
+    detect_language,
+    is_arabizi,
+    light_stem,
+    light_stems,
+    normalize,
+    strip_arabic_prefix,
+    word_concept,
+)
 
 # --- normalize ---------------------------------------------------------------------------------------
 
@@ -346,6 +369,7 @@ def test_arabizi_function_words_do_not_count_against_coverage():
 
 def test_nearest_centroid_ignores_features_most_classes_share():
     from scipy.sparse import csr_matrix
+
     from bot.nlu.matcher import without_common_features
     # features × classes (40 classes): feature 0 in every class, feature 1 in one, feature 2 in twelve
     dense = [[1.0] * 40, [0.0] * 39 + [0.5], [0.25] * 12 + [0.0] * 28]
@@ -393,3 +417,45 @@ def test_word_vector_block_only_in_the_linear_main_view():
     plain = Matcher(MatcherConfig(embedding_weight=0.0)).fit(ENTRIES)
     for text in ("how much is a ticket", "what is the capital of france", "وين اوقف السيارة"):
         assert m.evidence(text, ENTRIES[0].key) == plain.evidence(text, ENTRIES[0].key)
+
+
+# --- evaluation helpers ------------------------------------------------------------------------------
+
+
+def test_grouped_folds_keep_near_duplicates_in_one_fold():
+    entries = [Entry("card", "faq", ("my card did not work", "my card did not piece of work", "where is my card",
+                                     "how do i order a card", "card payment declined", "is there a fee"))]
+    [folds] = grouped_folds(entries, folds=5, min_cosine=0.6)
+    assert len(folds) == 6 and folds[0] == folds[1]  # the augmented near-copy goes with its original
+    assert grouped_folds(entries, folds=5, min_cosine=1.1) == [[0, 1, 2, 3, 4, 0]]  # no groups: spread
+    assert grouped_folds([Entry("empty", "faq", ())]) == [[]]
+
+
+def test_cross_validated_scores_hold_out_every_example_once():
+    scores, truth = cross_validated_scores(ENTRIES, folds=3)
+    assert scores.shape == (sum(len(e.examples) for e in ENTRIES), len(ENTRIES))
+    assert sorted(truth.tolist()) == sorted(i for i, e in enumerate(ENTRIES) for _ in e.examples)
+    assert (scores.argmax(axis=1) == truth).mean() > 0.5
+    assert fit_temperature(ENTRIES, folds=3, grid=(0.1, 0.2)) in (0.1, 0.2)
+    high, low = choose_thresholds(ENTRIES, folds=3)
+    assert 0.05 <= low <= high <= 0.95
+
+
+# --- module boundaries -------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_importing_the_normaliser_loads_no_third_party_package():
+    code = ("import sys, bot.nlu.normalize; print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'numpy', 'scipy', 'sklearn', 'flask', 'sqlalchemy', 'rq', 'twilio', 'redis', 'yaml'})))")
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == ""
+
+
+def test_the_text_normaliser_loads_by_path_alone():
+    # scripts/build_static_embeddings.py loads it by path in a virtual environment without the bot.
+    spec = importlib.util.spec_from_file_location("standalone_text", ROOT / "bot" / "nlu" / "text.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.normalize("أهلاً، Don't!") == normalize("أهلاً، Don't!") == "اهلا dont"

@@ -10,15 +10,16 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
-from bot import catalog, create_app, localize
-from bot.clock import build_scheduler
-from bot.db import db
-from bot.errors import ConfigurationError
-from bot.jobs import send_reminders
-from bot.queue import REPLIES_QUEUE
-from bot.reminders import send_due_reminders
-from bot.runtime import runtime
-from bot.settings import Settings
+from bot.app import create_app
+from bot.campaigns.reminders import send_due_reminders
+from bot.core.db import db
+from bot.core.errors import ConfigurationError
+from bot.core.queue import REPLIES_QUEUE
+from bot.core.settings import Settings
+from bot.i18n import catalog, localize
+from bot.wiring import runtime
+from bot.worker.clock import build_scheduler
+from bot.worker.jobs import send_reminders
 from models import Conversation, Event, Message, Registration, User
 from models.base import utcnow
 from models.migrate import upgrade
@@ -59,7 +60,8 @@ def add_attendee(app, event_id: int, phone: str, language: str = "en", wrote_hou
 
 def sweep(app) -> dict:
     with app.app_context(), db.session_scope() as s:
-        return send_due_reminders(s, runtime()).as_dict()
+        rt = runtime()
+        return send_due_reminders(s, rt.settings, rt.dispatcher).as_dict()
 
 
 def ticket(app, registration_id: int) -> Registration:
@@ -288,7 +290,7 @@ def test_the_job_runs_through_a_real_rq_worker(app, twilio):
     registration_id = add_attendee(app, add_event(app), "+967712000322")
     with app.app_context():
         rt = runtime()
-        job = rt.queue.queue.enqueue("bot.jobs.send_reminders")
+        job = rt.queue.queue.enqueue("bot.worker.jobs.send_reminders")
     run_jobs(app)
     job.refresh()
     assert job.get_status() == "finished" and job.return_value() == {"sent": 1, "skipped": 0, "failed": 0}
@@ -300,11 +302,11 @@ def test_the_clock_registers_the_sweep_on_the_replies_queue(make_app, redis_clie
     with app.app_context():
         scheduler = build_scheduler(runtime().redis, runtime().settings)
     jobs = {job.func_name: job for job in scheduler.get_jobs()}
-    cron_job = jobs["bot.jobs.send_reminders"]
+    cron_job = jobs["bot.worker.jobs.send_reminders"]
     assert cron_job.func is send_reminders
     assert (cron_job.queue_name, cron_job.interval) == (REPLIES_QUEUE, 120)
     assert cron_job.job_options["ttl"] == 120  # a sweep not started within one interval is superseded
-    requeue = jobs["bot.jobs.requeue_stale_turns"]  # the lost-run safety net, with its defaults
+    requeue = jobs["bot.worker.jobs.requeue_stale_turns"]  # the lost-run safety net, with its defaults
     assert (requeue.queue_name, requeue.interval, requeue.args) == (REPLIES_QUEUE, 60, (120,))
 
 
@@ -312,7 +314,7 @@ def test_the_clock_can_leave_out_the_requeue_sweep(make_app, redis_client):
     app = make_app(reminder_check_seconds=120, requeue_check_seconds=0)
     with app.app_context():
         scheduler = build_scheduler(runtime().redis, runtime().settings)
-    assert "bot.jobs.requeue_stale_turns" not in {job.func_name for job in scheduler.get_jobs()}
+    assert "bot.worker.jobs.requeue_stale_turns" not in {job.func_name for job in scheduler.get_jobs()}
 
 
 def test_a_sweep_enqueued_by_the_clock_runs_on_the_json_worker(app, twilio, redis_client):

@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import select
 
-from bot import catalog
+from bot.i18n import catalog
 from models import Message
 from tests.conftest import run_jobs, send
 
@@ -25,7 +25,8 @@ def test_llm_answers_and_turn_is_recorded(app, client, session, twilio, llm):
     assert system["role"] == "system" and "Aden" in system["content"] and "WhatsApp formatting" in system["content"]
     assert request["messages"][-1] == {"role": "user", "content": "tell me about quantum origami"}
     [stored] = outbound(session)
-    assert (stored.route, stored.model, stored.prompt_tokens, stored.completion_tokens) == ("llm", "gpt-4o-mini", 42, 17)
+    usage = (stored.route, stored.model, stored.prompt_tokens, stored.completion_tokens)
+    assert usage == ("llm", "gpt-4o-mini", 42, 17)
     assert stored.status == "queued" and stored.twilio_sid == reply["sid"]
     assert stored.latency_ms is not None and stored.reply_to_id is not None
     inbound = session.get(Message, stored.reply_to_id)
@@ -138,8 +139,8 @@ def test_the_answer_its_routing_and_the_counters_are_stored_together(app, client
     """A one-part answer is one statement on PostgreSQL (the turn's route, the conversation's counters and the
     user's language as CTEs); a longer one takes the three-statement path. Both must write the same things,
     and nothing else."""
+    from bot.conversation.reply_rows import PART_COLUMNS
     from models import Conversation, User
-    from bot.pipeline import PART_COLUMNS
     send(client, "+967712000190", body)
     [(user_id, created)] = session.execute(select(User.id, User.updated_at)).all()
     assert session.get(User, user_id).preferred_language is None

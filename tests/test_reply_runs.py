@@ -11,11 +11,11 @@ from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
-import bot.jobs
-from bot.db import db
-from bot.jobs import requeue_stale_turns
-from bot.queue import READY_KEY, REPLIES_QUEUE, RUN_JOB
-from bot.runtime import runtime
+from bot.conversation import runs
+from bot.core.db import db
+from bot.core.queue import READY_KEY, REPLIES_QUEUE, RUN_JOB
+from bot.wiring import runtime
+from bot.worker.jobs import requeue_stale_turns
 from models import Message, User
 from tests.conftest import run_jobs, send
 
@@ -71,7 +71,8 @@ def test_never_more_runs_than_users(app, redis_client):
 def test_a_run_that_fails_puts_its_user_back_and_the_retry_answers(app, redis_client, twilio, monkeypatch):
     client = app.test_client()
     send(client, PHONES[0], "When is the concert?")
-    real, calls = bot.jobs.reply_to_user, []
+    replier = app.extensions["runtime"].replier
+    real, calls = replier.reply_to_user, []
 
     def fails_once(user_id, held=None):
         calls.append(user_id)
@@ -81,7 +82,7 @@ def test_a_run_that_fails_puts_its_user_back_and_the_retry_answers(app, redis_cl
             raise ConnectionError("database went away")
         return real(user_id, held)
 
-    monkeypatch.setattr(bot.jobs, "reply_to_user", fails_once)
+    monkeypatch.setattr(replier, "reply_to_user", fails_once)
     run_jobs(app)  # the run fails, RQ retries it, the retry finds the user back on the list
     assert calls == [calls[0], calls[0]]
     assert len(twilio.wait_for(PHONES[0], 1)) == 1
@@ -89,7 +90,7 @@ def test_a_run_that_fails_puts_its_user_back_and_the_retry_answers(app, redis_cl
 
 
 def test_a_run_past_its_budget_hands_over_to_a_new_run(app, redis_client, twilio, monkeypatch):
-    monkeypatch.setattr(bot.jobs, "RUN_BUDGET_SECONDS", 0.0)  # every run answers one user, then hands over
+    monkeypatch.setattr(runs, "RUN_BUDGET_SECONDS", 0.0)  # every run answers one user, then hands over
     client = app.test_client()
     for phone in PHONES[:4]:
         send(client, phone, "Is there parking?")
@@ -136,7 +137,7 @@ def test_a_reply_job_queued_by_the_previous_release_still_runs(app, twilio):
     send(client, PHONES[0], "Is there parking?")
     [user_id] = user_ids(app, PHONES[:1])
     with app.app_context():
-        runtime().queue.queue.enqueue("bot.jobs.reply_to_user", user_id)  # a job enqueued before the upgrade
+        runtime().queue.queue.enqueue("bot.jobs.reply_to_user", user_id)  # a job enqueued before the package layout
         runtime().redis.delete(READY_KEY)
     run_jobs(app)
     assert len(twilio.wait_for(PHONES[0], 1)) == 1

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from bot import catalog
-from bot.db import db as database
-from bot.intents import load_intents
+from bot.core.db import db as database
+from bot.i18n import catalog
+from bot.nlu.intents import load_intents
 from models import FAQ, Conversation, Message, User
 from models.base import utcnow
 from tests.conftest import load_payload, post_signed, run_jobs, send
@@ -55,11 +55,10 @@ class Turn:
 
 
 def _turn_for(app, twilio, phone: str, sid: str) -> Turn:
-    with app.app_context():
-        with database.session_scope() as s:
-            inbound = s.scalars(select(Message).where(Message.twilio_sid == sid)).one()
-            replies = list(s.scalars(select(Message).where(Message.reply_to_id == inbound.id)
-                                     .order_by(Message.part_index)))
+    with app.app_context(), database.session_scope() as s:
+        inbound = s.scalars(select(Message).where(Message.twilio_sid == sid)).one()
+        replies = list(s.scalars(select(Message).where(Message.reply_to_id == inbound.id)
+                                 .order_by(Message.part_index)))
     assert replies, f"no reply to {inbound.body!r}"
     sent = [m for m in twilio.sent_to(phone) if m["sid"] == replies[0].twilio_sid]
     assert len(sent) == 1, "the stored reply was sent exactly once"
@@ -81,9 +80,8 @@ def deliver(app, twilio, payload: dict) -> Turn:
 
 
 def load(app, model, *where):
-    with app.app_context():
-        with database.session_scope() as s:
-            return s.scalars(select(model).where(*where)).one()
+    with app.app_context(), database.session_scope() as s:
+        return s.scalars(select(model).where(*where)).one()
 
 
 def faq_row(app, key: str) -> FAQ:
@@ -248,9 +246,8 @@ def test_view_count_counts_every_answer(bot, twilio):
 
 
 def test_missing_arabic_answer_falls_back_to_english_and_records_the_gap(bot, twilio):
-    with bot.app_context():
-        with database.session_scope() as s:
-            s.execute(update(FAQ).where(FAQ.key == "parking").values(answer_ar=None))
+    with bot.app_context(), database.session_scope() as s:
+        s.execute(update(FAQ).where(FAQ.key == "parking").values(answer_ar=None))
     bot.extensions["runtime"].knowledge.invalidate()
 
     turn = say(bot, twilio, "+967711000013", "وين أوقف سيارتي؟")
@@ -277,9 +274,8 @@ def test_out_of_scope_goes_to_the_llm_not_the_faq(bot, twilio, llm, text, langua
     assert turn.reply.model == "gpt-4o-mini"
     assert len(llm.requests) == 1
     assert llm.requests[0]["body"]["messages"][-1] == {"role": "user", "content": text}
-    with bot.app_context():
-        with database.session_scope() as s:
-            assert s.scalars(select(FAQ.view_count).where(FAQ.view_count > 0)).first() is None
+    with bot.app_context(), database.session_scope() as s:
+        assert s.scalars(select(FAQ.view_count).where(FAQ.view_count > 0)).first() is None
 
 
 # question, the FAQ entry whose answer must be among the facts, language of the facts. Near the parking entry
@@ -375,11 +371,10 @@ def test_unrelated_text_after_clarify_is_routed_normally(bot, twilio, llm, text,
 def test_clarify_expires_after_30_minutes(bot, twilio, llm):
     phone = "+967711000033"
     say(bot, twilio, phone, "discount")
-    with bot.app_context():
-        with database.session_scope() as s:
-            conversation = s.scalars(select(Conversation)).one()
-            awaiting = dict(conversation.context["awaiting"], at=(utcnow() - timedelta(minutes=31)).isoformat())
-            conversation.context = {**conversation.context, "awaiting": awaiting}
+    with bot.app_context(), database.session_scope() as s:
+        conversation = s.scalars(select(Conversation)).one()
+        awaiting = dict(conversation.context["awaiting"], at=(utcnow() - timedelta(minutes=31)).isoformat())
+        conversation.context = {**conversation.context, "awaiting": awaiting}
     turn = say(bot, twilio, phone, "1")
     assert turn.reply.route == "llm" and turn.body == "FAKE-LLM: 1"
     assert faq_row(bot, "group_booking").view_count == 0
@@ -407,10 +402,9 @@ def test_every_reply_records_its_route_and_faq_replies_their_key_and_confidence(
                  "عربي", "شكرا جزيلا"):
         say(bot, twilio, phone, text)
     deliver(bot, twilio, load_payload("inbound_image.json"))
-    with bot.app_context():
-        with database.session_scope() as s:
-            outbound = list(s.scalars(select(Message).where(Message.direction == "outbound")))
-            inbound = list(s.scalars(select(Message).where(Message.direction == "inbound")))
+    with bot.app_context(), database.session_scope() as s:
+        outbound = list(s.scalars(select(Message).where(Message.direction == "outbound")))
+        inbound = list(s.scalars(select(Message).where(Message.direction == "inbound")))
     assert len(outbound) == len(inbound) == 9
     routes = sorted(m.route for m in outbound)
     assert routes == sorted(["intent", "faq", "clarify", "faq", "llm", "faq", "intent", "intent", "media"])

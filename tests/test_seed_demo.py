@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot import events as event_service
-from bot.db import db as database
-from bot.demo import aden_today, load_demo, seed_demo
-from bot.runtime import runtime
+from bot.core.db import db as database
+from bot.events import service as event_service
+from bot.events.demo import aden_today, load_demo, seed_demo
+from bot.wiring import runtime
 from models import FAQ, Event, EventOrganizer, Registration, User
 from models.base import utcnow
 
@@ -90,9 +90,8 @@ def test_the_matcher_sees_the_faq_at_once(app, runner):
 def test_a_later_run_moves_the_events_to_stay_upcoming(app, runner, session):
     seed(runner)
     before = {e.code: e.starts_at for e in session.scalars(select(Event))}
-    with app.app_context():
-        with database.session_scope() as s:
-            result = seed_demo(s, max_seats=5, today=aden_today() + timedelta(days=3))
+    with app.app_context(), database.session_scope() as s:
+        result = seed_demo(s, max_seats=5, today=aden_today() + timedelta(days=3))
     assert str(result.events) == "0 created, 5 updated, 0 unchanged"
     session.expire_all()
     after = {e.code: e.starts_at for e in session.scalars(select(Event))}
@@ -103,6 +102,5 @@ def test_refused_in_production_without_force(make_app):
     app = make_app(env="production")
     result = app.test_cli_runner().invoke(args=["seed-demo"])
     assert result.exit_code == 1 and "refusing with BOT_ENV=production" in result.stderr
-    with app.app_context():
-        with database.session_scope() as s:
-            assert s.scalar(select(func.count()).select_from(Event)) == 0
+    with app.app_context(), database.session_scope() as s:
+        assert s.scalar(select(func.count()).select_from(Event)) == 0

@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import select
 
-from bot.jobs import reply_to_user
+from bot.worker.jobs import reply_to_user
 from models import Message, User
 from models.base import utcnow
 from tests.conftest import BOT_NUMBER, PUBLIC_BASE_URL, run_jobs, send
@@ -143,12 +143,12 @@ def crash_then_rerun(app, session, phone: str, text: str, when: str, call: int =
     send(app.test_client(), phone, text)
     inbound = session.scalars(select(Message).where(Message.direction == "inbound")).one()
     rt = app.extensions["runtime"]
-    real = rt.sender
-    rt.sender = KillingSender(real, when, call)
+    real = rt.dispatcher.sender
+    rt.dispatcher.sender = KillingSender(real, when, call)
     with app.app_context():
         with pytest.raises(Killed):
             reply_to_user(inbound.user_id)
-        rt.sender = real
+        rt.dispatcher.sender = real
         session.expire_all()
         assert session.get(Message, inbound.id).status == "received", "the dead run did not finish the turn"
         reply_to_user(inbound.user_id)
@@ -218,8 +218,8 @@ def test_no_row_lock_is_held_across_the_llm_call(app, client, session, twilio, l
 
 def test_the_users_lock_is_renewed_only_once_a_tenth_of_its_ttl_has_passed(redis_client):
     """Renewing moments after taking the lock is a Redis round trip that changes nothing; later it is due."""
-    from bot.jobs import _RenewWhenDue
-    from bot.locks import RedisLocks, RedisUserLock
+    from bot.conversation.runs import _RenewWhenDue
+    from bot.core.locks import RedisLocks, RedisUserLock
 
     locks = RedisLocks(redis_client, 300)
 
@@ -249,7 +249,8 @@ def _hold_the_user_while_a_turn_arrives(app, client, session, llm, tries_meanwhi
     first. Returns (user id, what the job returned)."""
     import threading
     import time
-    from bot.runtime import runtime
+
+    from bot.wiring import runtime
     phone = "+967712000213"
     send(client, phone, "tell me about quantum origami")
     user_id = session.scalars(select(User.id)).one()
@@ -297,7 +298,7 @@ def test_a_turn_nobody_came_for_meanwhile_is_left_to_its_own_run(app, client, se
 
 def test_the_sender_reads_proxy_settings_once_at_start(settings, monkeypatch):
     """requests would look proxies up in the environment on every send; the sender takes them once."""
-    from bot.channels.twilio import TwilioSender
+    from bot.channels.twilio.sender import TwilioSender
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
     sender = TwilioSender(settings.replace(twilio_api_base_url="https://api.twilio.com"))

@@ -6,9 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigurationError
-from bot.settings import (DEV_AUTH_TOKEN, INSTANCE_DIR, PROJECT_ROOT, REQUIRED_IN_PRODUCTION, Settings,
-                          normalise_database_url)
+from bot.core.errors import ConfigurationError
+from bot.core.settings import (
+    DEV_AUTH_TOKEN,
+    INSTANCE_DIR,
+    PROJECT_ROOT,
+    REQUIRED_IN_PRODUCTION,
+    Settings,
+    normalise_database_url,
+)
 
 PRODUCTION = {
     "BOT_ENV": "production",

@@ -75,7 +75,7 @@ def test_the_form_parser_reads_what_parse_qsl_reads():
     import random
     from urllib.parse import parse_qsl, urlencode
 
-    from bot.webhooks import parse_form
+    from bot.web.form import parse_form
     real = urlencode(inbound_params("+967712345678", "مرحبا 👋 a+b=c & 100% \u200f; DROP TABLE users;--"))
     pieces = ["&", "=", "+", "%", "%2", "%20", "%zz", "%e2%82", "%E2%82%AC", "%D9%85", "a", "Body", "é", "م",
               "👋", ";", " ", "&&", "==", "\u200f", "0", "F"]

@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from bot.splitting import LIMIT, split_message
+from bot.delivery.splitting import LIMIT, split_message
 from models import Message
 from tests.conftest import run_jobs, send
 from tests.fakes import long_answer

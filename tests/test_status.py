@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
-from bot import status as bot_status
-from bot.db import db
-from bot.pipeline import _mark_submitted
+from bot.core.db import db
+from bot.delivery import status as bot_status
+from bot.delivery.sending import _mark_submitted
 from models import STATUS_RANK, Message, MessageStatusEvent
 from models.base import utcnow
 from tests.conftest import inbound_params, load_payload, post_signed, run_jobs, send
@@ -145,9 +145,8 @@ def test_a_callback_arriving_while_the_sid_is_stored_waits_and_is_applied(app, c
     recorded = threading.Event()
 
     def callback():
-        with app.app_context():
-            with db.session_scope() as s:
-                bot_status.record_callback(s, sid, "delivered", None, {"MessageSid": sid})
+        with app.app_context(), db.session_scope() as s:
+            bot_status.record_callback(s, sid, "delivered", None, {"MessageSid": sid})
         recorded.set()
 
     with app.app_context():
@@ -171,9 +170,8 @@ def test_a_sid_stored_while_a_callback_holds_its_lock_sees_that_callback(app, cl
     stored = threading.Event()
 
     def sender(part_id):
-        with app.app_context():
-            with db.session_scope() as s:
-                bot_status.store_sid(s, part_id, sid, "queued", utcnow())
+        with app.app_context(), db.session_scope() as s:
+            bot_status.store_sid(s, part_id, sid, "queued", utcnow())
         stored.set()
 
     with app.app_context():
@@ -193,11 +191,10 @@ def test_a_sid_stored_while_a_callback_holds_its_lock_sees_that_callback(app, cl
 def test_record_callback_for_unknown_sid_stores_event_only(app, session):
     """`record_callback` on a SID nobody has: stored, nothing moved; `apply_early_callbacks` with no events
     is a no-op."""
-    with app.app_context():
-        with db.session_scope() as s:
-            bot_status.record_callback(s, "SMnobody", "read", None, {"MessageSid": "SMnobody"})
-            bot_status.apply_early_callbacks(s, "SMnoevents")
-            assert bot_status.advance(s, "SMnobody", "read", None) is False
+    with app.app_context(), db.session_scope() as s:
+        bot_status.record_callback(s, "SMnobody", "read", None, {"MessageSid": "SMnobody"})
+        bot_status.apply_early_callbacks(s, "SMnoevents")
+        assert bot_status.advance(s, "SMnobody", "read", None) is False
     assert events(session, "SMnobody") == [("read", None)]
 
 

@@ -12,9 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bot.channels.twilio import BaseUrlHttpClient, KeepAliveHttpClient, TwilioSender, make_http_client
-from bot.errors import SendError
-from bot.turns import OutboundMessage
+from bot.channels.messages import OutboundMessage
+from bot.channels.twilio.sender import TwilioSender
+from bot.channels.twilio.transport import BaseUrlHttpClient, KeepAliveHttpClient, make_http_client
+from bot.core.errors import SendError
 
 
 class _Recorder(BaseHTTPRequestHandler):

@@ -79,8 +79,8 @@ def test_sigterm_finishes_the_job_in_hand_then_exits(start_worker, client, twili
 
 
 def test_heartbeats_outside_rq_pipelines_are_throttled(redis_client):
-    from bot.queue import RQTaskQueue
-    from bot.worker import BotWorker
+    from bot.core.queue import RQTaskQueue
+    from bot.worker.main import BotWorker
 
     def hsets() -> int:
         return redis_client.info("commandstats").get("cmdstat_hset", {}).get("calls", 0)
@@ -104,8 +104,8 @@ def test_a_worker_killed_in_the_middle_of_a_reply_loses_no_turn(start_worker, ap
                                                                 redis_client):
     """SIGKILL takes the reply run and the user it had taken off the ready list; the turn is still waiting
     in PostgreSQL, and the clock's requeue sweep brings it to the next worker."""
-    from bot.jobs import requeue_stale_turns
-    from bot.queue import READY_KEY
+    from bot.core.queue import READY_KEY
+    from bot.worker.jobs import requeue_stale_turns
     phone = "+967712000531"
     proc = start_worker(1)
     llm.delay = 3.0

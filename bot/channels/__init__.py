@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.settings import Settings
-from bot.turns import OutboundMessage, SendResult
+from bot.channels.messages import OutboundMessage, SendResult
+from bot.core.settings import Settings
 
 
 class Sender(Protocol):
@@ -18,7 +18,7 @@ class Sender(Protocol):
 
 def make_sender(settings: Settings) -> Sender:
     if settings.twilio_account_sid and settings.twilio_auth_token:
-        from bot.channels.twilio import TwilioSender
+        from bot.channels.twilio.sender import TwilioSender
         return TwilioSender(settings)
     from bot.channels.outbox import OutboxSender
     return OutboxSender(settings.outbox_path, settings.twilio_whatsapp_number)

@@ -10,7 +10,7 @@ import secrets
 import threading
 import time
 
-from bot.turns import OutboundMessage, SendResult
+from bot.channels.messages import OutboundMessage, SendResult
 
 
 class OutboxSender:

@@ -1,10 +1,10 @@
 """Static English word vectors: a semantic signal (synonyms, paraphrases) without a neural network at run time.
 
-``data/word_vectors.npz`` holds one int8 vector (with a float32 scale per component) per English word, distilled offline from the sentence
-encoder all-MiniLM-L6-v2 (each word run through the model on its own, mean-pooled, PCA-reduced; see
-scripts/build_static_embeddings.py and docs/matching.md). A text's vector is the IDF-weighted mean of the
-vectors of its words that the table knows, L2-normalised. Arabic words are not in the table (the model is
-English-only), so an Arabic text gets no vector and the channel adds nothing to it.
+``data/word_vectors.npz`` holds one int8 vector (with a float32 scale per component) per English word, distilled
+offline from the sentence encoder all-MiniLM-L6-v2 (each word run through the model on its own, mean-pooled,
+PCA-reduced; see scripts/build_static_embeddings.py and docs/matching.md). A text's vector is the IDF-weighted
+mean of the vectors of its words that the table knows, L2-normalised. Arabic words are not in the table (the
+model is English-only), so an Arabic text gets no vector and the channel adds nothing to it.
 """
 from __future__ import annotations
 

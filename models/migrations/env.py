@@ -1,12 +1,14 @@
-"""Alembic environment: the URL comes from the bot's settings (or the Config's `sqlalchemy.url`)."""
+"""Alembic environment: `models.migrate` (what `flask --app app db upgrade` runs) passes the URL in the Config's
+`sqlalchemy.url`, taken from the bot's settings; the models know nothing of the bot."""
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import models
-from bot.settings import Settings
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url") or Settings.from_env().database_url
+url = config.get_main_option("sqlalchemy.url")
+if not url:
+    raise SystemExit("run migrations with `flask --app app db upgrade` (models/migrate.py sets the database URL)")
 target_metadata = models.Base.metadata
 
 

@@ -1,0 +1,1 @@
+"""Messages the bot starts itself: event reminders (broadcasts join here)."""

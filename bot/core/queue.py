@@ -1,0 +1,210 @@
+"""Where reply jobs go: RQ on Redis, or a background thread in the embedded mode (which also has a clock
+thread for the periodic sweep that `bot.worker.clock` schedules on RQ).
+
+Jobs are named, not imported (as RQ names them): `bot.worker.jobs` holds the functions, and the embedded
+threads are handed what to call by `bot.wiring`, so nothing here imports the code the jobs run.
+
+Jobs receive ids, never ORM objects, and are serialised as JSON. The job itself finds every turn of the user
+that still awaits an answer, so the database, not the queue, is the record of pending work.
+
+With RQ, a user with new turns is pushed to the *ready list* (`bot:replies:ready`, user ids) and a few
+*reply runs* (`bot.jobs.answer_ready_users`) are enqueued on `replies`: as many as there are workers
+listening, never more than the users just pushed. A run takes users off the list one at a time and answers
+each (`reply_to_user`, under the user's lock) until the list is empty or its time budget is spent, when it
+hands over to a fresh run. Under load one RQ job thus answers many users — RQ's own bookkeeping was a third
+of a reply's CPU when every user had a job of their own — while the runs still proceed side by side, one per
+worker thread, so a slow LLM call holds up only its own user. A user on the list twice, or whose lock another
+run holds, costs one lock attempt. A run that fails puts its user back first; a worker killed outright loses
+the user it held from the list, never the turn: the clock's `replies requeue` sweep (REQUEUE_CHECK_SECONDS)
+finds turns left unanswered in the database.
+"""
+from __future__ import annotations
+
+import logging
+import queue as stdlib_queue
+import threading
+import time
+from contextlib import AbstractContextManager
+from typing import Callable, Protocol
+
+import redis
+from rq import Queue, Retry
+from rq.registry import FailedJobRegistry
+from rq.serializers import JSONSerializer
+from rq.worker_registration import WORKERS_BY_QUEUE_KEY
+
+from bot.core.locks import RedisLocks, RedisUserLock
+
+log = logging.getLogger(__name__)
+
+REPLIES_QUEUE = "replies"
+INTAKE_QUEUE = "intake"  # listened to before `replies`: buffered turns are stored before answers are worked on
+REPLY_JOB = "bot.worker.jobs.reply_to_user"  # one user's turns; still run when queued by an earlier release
+RUN_JOB = "bot.worker.jobs.answer_ready_users"
+INGEST_JOB = "bot.worker.jobs.ingest_buffered"
+READY_KEY = "bot:replies:ready"
+WORKERS_SEEN_SECONDS = 5.0  # how long a count of the workers listening on `replies` is reused
+AppContext = Callable[[], AbstractContextManager]  # the Flask app's `app_context`, for work outside requests
+
+
+class TaskQueue(Protocol):
+    def enqueue_reply(self, user_id: int, message_id: int) -> None:
+        """Schedules the reply job for the user's pending turns (`message_id` names the job)."""
+
+    def enqueue_replies(self, turns: list[tuple[int, int]]) -> None:
+        """`enqueue_reply` for each (user id, message id), in one round trip where the queue allows."""
+
+
+REPLY_OPTIONS = dict(retry=Retry(max=2), timeout=600, failure_ttl=7 * 86400,
+                     # result_ttl=0 was tried: RQ then deletes each finished job, 9 more Redis round trips
+                     result_ttl=300)
+
+
+class RQTaskQueue:
+    def __init__(self, connection: redis.Redis) -> None:
+        self.connection = connection
+        self.queue = Queue(REPLIES_QUEUE, connection=connection, serializer=JSONSerializer)
+        self.intake = Queue(INTAKE_QUEUE, connection=connection, serializer=JSONSerializer)
+        self._workers = (0, -WORKERS_SEEN_SECONDS)  # (count, when it was read)
+
+    @property
+    def queues(self) -> list[Queue]:
+        """What a worker listens to, in priority order."""
+        return [self.intake, self.queue]
+
+    def enqueue_reply(self, user_id: int, message_id: int) -> None:
+        self.enqueue_replies([(user_id, message_id)])
+
+    def enqueue_replies(self, turns: list[tuple[int, int]]) -> None:
+        """Pushes the users to the ready list and enqueues up to one reply run per listening worker, in one
+        transaction (the users are on the list before a run can look for them)."""
+        users = list(dict.fromkeys(user_id for user_id, _ in turns))
+        if not users:
+            return
+        with self.connection.pipeline() as pipeline:
+            pipeline.rpush(READY_KEY, *users)
+            self.queue.enqueue_many([self._run_job() for _ in range(min(len(users), self._listening()))],
+                                    pipeline=pipeline)
+            pipeline.execute()
+
+    def take_ready_user(self, locks: RedisLocks) -> tuple[int, RedisUserLock] | None:
+        """The next user on the ready list whose lock is free, taken off the list with their lock held, in one
+        round trip; None when the list is empty. A user popped whose lock another run holds is left to that
+        run, which learns of the attempt when it releases the lock (bot/locks.py)."""
+        return locks.take_ready(READY_KEY)
+
+    def return_ready_user(self, user_id: int) -> None:
+        """Puts a user whose run failed back at the head of the list, for the retry or another run."""
+        self.connection.lpush(READY_KEY, user_id)
+
+    def hand_over(self) -> bool:
+        """Enqueues one more reply run if users are still waiting (a run whose time budget is spent ends
+        with this, so the worker can take the `intake` queue in between); True if it did."""
+        if not self.connection.llen(READY_KEY):
+            return False
+        self.queue.enqueue_many([self._run_job()])
+        return True
+
+    def status(self) -> dict[str, int]:
+        """Users on the ready list, reply runs queued, and reply jobs that failed for good (for operators)."""
+        with self.connection.pipeline(transaction=False) as pipeline:
+            pipeline.llen(READY_KEY)
+            pipeline.llen(self.queue.key)
+            pipeline.zcard(FailedJobRegistry(queue=self.queue).key)
+            ready, queued, failed = pipeline.execute()
+        return {"ready_users": ready, "queued_jobs": queued, "failed_jobs": failed,
+                "workers": self.connection.scard(WORKERS_BY_QUEUE_KEY % REPLIES_QUEUE)}
+
+    def _listening(self) -> int:
+        """Workers registered on `replies` (at least 1), re-read every WORKERS_SEEN_SECONDS."""
+        count, seen = self._workers
+        now = time.monotonic()
+        if now - seen >= WORKERS_SEEN_SECONDS:
+            count = self.connection.scard(WORKERS_BY_QUEUE_KEY % REPLIES_QUEUE)
+            self._workers = (count, now)
+        return max(1, count)
+
+    def enqueue_ingest(self) -> None:
+        """Schedules a run of the buffered intake (`bot.ingest`); overlapping runs are safe."""
+        self.intake.enqueue(INGEST_JOB, job_timeout=600, result_ttl=60, failure_ttl=7 * 86400,
+                            description="store buffered turns")
+
+    @staticmethod
+    def _run_job():
+        return Queue.prepare_data(RUN_JOB, (), description="answer the users waiting for a reply",
+                                  **REPLY_OPTIONS)
+
+
+class ThreadTaskQueue:
+    """Runs jobs one at a time in a daemon thread of this process, inside the app's context."""
+
+    def __init__(self, context: AppContext, reply: Callable[[int], object]) -> None:
+        self.context = context
+        self.reply = reply
+        self._jobs: stdlib_queue.Queue = stdlib_queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def enqueue_reply(self, user_id: int, message_id: int) -> None:
+        self._ensure_thread()
+        self._jobs.put(user_id)
+
+    def enqueue_replies(self, turns: list[tuple[int, int]]) -> None:
+        for user_id, message_id in turns:
+            self.enqueue_reply(user_id, message_id)
+
+    def _ensure_thread(self) -> None:
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="embedded-jobs", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            user_id = self._jobs.get()
+            try:
+                with self.context():
+                    self.reply(user_id)
+            except Exception:  # a job's failure must not stop the embedded worker
+                log.exception("embedded job failed user_id=%s", user_id)
+            finally:
+                self._jobs.task_done()
+
+    def join(self) -> None:
+        """Waits until every queued job has run (used by tests and the chat's local mode)."""
+        self._jobs.join()
+
+
+class ThreadClock:
+    """The embedded mode's clock: a daemon thread that runs the reminder sweep, and queues turns left
+    unanswered (a restart while they waited), every `interval` seconds.
+
+    It waits one interval before the first sweep, so a short command (`flask db upgrade`) never sweeps. Every
+    web process running one is safe: each reminder is claimed in the database before it is sent.
+    """
+
+    def __init__(self, context: AppContext, interval: float, sweep: Callable[[], object]) -> None:
+        self.context = context
+        self.interval = interval
+        self.sweep = sweep
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "ThreadClock":
+        self._thread = threading.Thread(target=self._run, name="embedded-clock", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ends the loop after the sweep under way, if any (tests; a daemon thread needs no stop otherwise)."""
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.interval):
+            try:
+                with self.context():
+                    self.sweep()
+            except Exception:  # a failed sweep must not stop the clock; the next one retries
+                log.exception("embedded reminder sweep failed")

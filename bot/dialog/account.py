@@ -1,0 +1,48 @@
+"""The user's own settings and requests: language, asking for a person, leaving feedback."""
+from __future__ import annotations
+
+import logging
+
+from bot.dialog import state
+from bot.dialog.context import Reply, TurnContext
+from bot.i18n import catalog
+from bot.nlu.intents import Intent
+from bot.nlu.normalize import normalize
+from models.base import utcnow
+
+log = logging.getLogger(__name__)
+ARABIC_STEMS = ("عربي", "arab", "3arab")  # عربي، بالعربي، للعربي، العربيه، arabic, 3arabi
+ENGLISH_STEMS = ("انجليز", "انقليز", "english", "inglizi")
+
+
+def request_human(ctx: TurnContext, intent: Intent, confidence: float) -> Reply:
+    """Records the request on the conversation; the organizers issue routes it to a person's inbox."""
+    log.info("human requested user_id=%s conversation_id=%s", ctx.user.id, ctx.conversation.id)
+    context = dict(ctx.conversation.context or {})
+    context["handoff_requested_at"] = utcnow().isoformat()
+    ctx.conversation.context = context
+    return Reply(catalog.say("human_requested", ctx.language), "intent", ctx.language, route_key=intent.name,
+                 confidence=confidence)
+
+
+def collect_feedback(ctx: TurnContext, intent: Intent, confidence: float) -> Reply:
+    return Reply(catalog.say("feedback_invite", ctx.language), "intent", ctx.language, route_key=intent.name,
+                 confidence=confidence, awaiting=state.stamped({"kind": "free_feedback"}))
+
+
+def switch_language(ctx: TurnContext, intent: Intent, confidence: float) -> Reply:
+    """"English" / "عربي" pick a language explicitly; it sticks until the user switches again."""
+    words = normalize(ctx.text).split()
+    if any(stem in w for w in words for stem in ARABIC_STEMS):
+        target = "ar"
+    elif any(stem in w for w in words for stem in ENGLISH_STEMS) or "eng" in words or "en" in words:
+        target = "en"
+    else:
+        target = "en" if ctx.language == "ar" else "ar"
+    return set_language(ctx, target, intent.name, confidence)
+
+
+def set_language(ctx: TurnContext, target: str, key: str, confidence: float) -> Reply:
+    ctx.user.preferred_language = target
+    ctx.user.language_explicit = True
+    return Reply(catalog.say("language_set", target), "intent", target, route_key=key, confidence=confidence)

@@ -1,0 +1,87 @@
+"""What every handler sees and returns: `TurnContext` (the turn with its user, conversation, dialog state and
+the matcher's decision), `Reply`, and the `Handler` protocol the router (bot/conversation/router.py) tries in
+order.
+
+A handler is tested by building a `TurnContext` and calling it (or the router), with no webhook, worker or
+Twilio: tests/dialog/ does exactly that.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from bot.dialog import state
+from bot.llm.assistant import Assistant
+from bot.nlu.knowledge import Decision, Knowledge
+from models import Conversation, Message, MessageAttachment, User
+
+
+@dataclass
+class TurnContext:
+    session: Session
+    message: Message
+    attachments: list[MessageAttachment]
+    user: User
+    conversation: Conversation
+    language: str
+    knowledge: Knowledge
+    assistant: Assistant
+    settings: object
+
+    @property
+    def text(self) -> str:
+        return self.message.body.strip()
+
+    @property
+    def awaiting(self) -> dict | None:
+        """The dialog state the conversation is in, unless it has expired (bot/dialog/state.py)."""
+        return state.live(self.conversation.context, self.settings.dialog_idle_minutes)
+
+    @cached_property
+    def decision(self) -> Decision:
+        return self.knowledge.decide(without_greeting(self.text), role=self.user.role,
+                                     llm_available=self.assistant.llm is not None)
+
+
+# "السلام عليكم، متى يبدأ الحفل؟" / "Hi, when does it start?": the greeting is politeness, the question is the
+# message. A greeting alone still goes to the greeting intent.
+_GREETING = (r"((as+)?salam+u?( ?[3a]l[ae]i?kum)?|hi+|hello+|hey+|good (morning|evening|afternoon)|marhaba|ahlan|"
+             r"السلام عليكم( ورحمة الله| ورحمه الله)?( وبركاته)?|سلام عليكم|مرحبا|مرحبتين|اهلا|أهلا|هلا|صباح الخير|"
+             r"مساء الخير)(\s+(there|all|يا اخي|يا أخي|يا جماعة))?")
+_ONLY_GREETING = re.compile(rf"^\s*{_GREETING}[\s,،.!؟?]*$", re.IGNORECASE)
+_GREETING_OPENER = re.compile(rf"^\s*{_GREETING}[\s,،.!؟?:-]+(?=\S)", re.IGNORECASE)
+
+
+def without_greeting(text: str) -> str:
+    """The text after an opening greeting, when something follows it; else the text as it is."""
+    if _ONLY_GREETING.match(text):
+        return text
+    return _GREETING_OPENER.sub("", text, count=1) or text
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    route: str
+    language: str
+    route_key: str | None = None
+    confidence: float | None = None
+    model: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_ms: float | None = None
+    meta: dict = field(default_factory=dict)
+    awaiting: dict | None = None  # the dialog state this reply leaves the conversation in
+    send: dict = field(default_factory=dict)  # how to send the first part: content_sid, persistent_action...
+    tool_used: str | None = None  # LLM tools the turn called, comma-separated
+    action_taken: str | None = None  # what the turn changed (registration_created, ticket_cancelled, ...)
+
+
+class Handler(Protocol):
+    def match(self, ctx: TurnContext) -> bool: ...
+    def handle(self, ctx: TurnContext) -> Reply | None:
+        """The reply, or None to let the next handler try."""

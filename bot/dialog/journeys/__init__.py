@@ -1,0 +1,1 @@
+"""Attendee journeys: the menu, browsing events, booking with a confirm step, tickets and cancelling."""

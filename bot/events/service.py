@@ -1,0 +1,199 @@
+"""Events and tickets: the queries and the two writes (register, cancel) that every journey uses.
+
+Menus, free text and the LLM's tools all call these, so the same checks hold whichever way a user asks:
+published and not yet started, seats within capacity (enforced by the database), one active ticket per
+user and event, at most `max_seats` seats per ticket. The caller's transaction commits.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot.i18n import localize
+from bot.nlu.normalize import light_stems, normalize
+from models import Event, Registration
+from models.base import utcnow
+from models.events import ACTIVE_REGISTRATION
+
+log = logging.getLogger(__name__)
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read aloud at the door
+CODE_LENGTH = 6
+# Words that name no event in particular ("the", "event", "ticket") must not pick one.
+NAME_STOPWORDS = frozenset(normalize(w) for w in (
+    "the", "a", "an", "for", "to", "of", "in", "on", "at", "and", "or", "me", "my", "i", "want", "book",
+    "register", "reserve", "seat", "seats", "ticket", "tickets", "event", "events", "please", "show", "details",
+    "about", "this", "that", "next", "upcoming", "with", "from", "one", "two", "three",
+    "في", "على", "من", "الى", "عن", "و", "او", "انا", "ابي", "ابغى", "ابغي", "اريد", "احجز", "سجل", "سجلني",
+    "تذكره", "تذاكر", "تذكرتين", "مقعد", "مقاعد", "فعاليه", "فعاليات", "الفعاليه", "لي", "حق", "هذي", "هذا",
+    "ممكن", "بغيت",
+))
+
+
+@dataclass(frozen=True)
+class Booking:
+    """The outcome of `register` or `cancel`.
+
+    `status`: created | duplicate | full | not_enough | closed | too_many | cancelled | not_found.
+    """
+
+    status: str
+    event: Event | None = None
+    registration: Registration | None = None
+    seats_left: int = 0
+
+
+def upcoming_query(now: datetime):
+    return (select(Event).where(Event.status == "published", Event.starts_at > now)
+            .order_by(Event.starts_at, Event.id))
+
+
+def upcoming(session: Session, now: datetime | None = None, limit: int | None = None, offset: int = 0) -> list[Event]:
+    """Published events that have not started, soonest first."""
+    query = upcoming_query(now or utcnow()).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def count_upcoming(session: Session, now: datetime | None = None) -> int:
+    return session.execute(select(func.count()).select_from(upcoming_query(now or utcnow()).subquery())).scalar_one()
+
+
+def event_by_code(session: Session, code: str) -> Event | None:
+    return session.scalars(select(Event).where(func.upper(Event.code) == code.strip().upper())).first()
+
+
+def _name_words(text: str) -> set[str]:
+    words = set()
+    for word in normalize(text).split():
+        if word in NAME_STOPWORDS or (len(word) < 3 and not word.isdigit()):
+            continue
+        words.add(word)
+        words.update(s for s in light_stems(word) if len(s) >= 3)
+    return words
+
+
+def _event_words(event: Event) -> set[str]:
+    local = event.starts_at.astimezone(localize.zone(event.timezone))
+    day = {localize.DAYS_EN[local.weekday()], localize.DAYS_AR[local.weekday()]}
+    return _name_words(" ".join(filter(None, (event.code, event.title_en, event.title_ar, event.category,
+                                              event.venue_en, event.venue_ar, *day))))
+
+
+def find_events(session: Session, text: str, now: datetime | None = None) -> list[Event]:
+    """Upcoming events a free-text name points to ("the jazz night", "حفلة السبت", a code), best first.
+
+    Only the events sharing the most distinctive words with the text are returned; an empty list when the
+    text names none.
+    """
+    events = upcoming(session, now)
+    exact = [e for e in events if e.code.upper() == text.strip().upper()]
+    if exact:
+        return exact
+    wanted = _name_words(text)
+    if not wanted:
+        return []
+    vocab = {e.id: _event_words(e) for e in events}
+    # A word shared by many events (a venue, "festival") says less than one only this event has.
+    df: dict[str, int] = {}
+    for words in vocab.values():
+        for w in words:
+            df[w] = df.get(w, 0) + 1
+    scores = {e.id: sum(1.0 / df[w] for w in wanted & vocab[e.id]) for e in events}
+    best = max(scores.values(), default=0.0)
+    if best <= 0:
+        return []
+    return [e for e in events if scores[e.id] >= best - 1e-9]
+
+
+def active_ticket(session: Session, user_id: int, event_id: int) -> Registration | None:
+    return session.scalars(select(Registration).where(Registration.user_id == user_id,
+                                                      Registration.event_id == event_id,
+                                                      Registration.status.in_(ACTIVE_REGISTRATION))).first()
+
+
+def ticket_by_code(session: Session, user_id: int, code: str) -> Registration | None:
+    """The user's own ticket with this code (codes are case-insensitive when typed)."""
+    return session.scalars(select(Registration).where(Registration.user_id == user_id,
+                                                      Registration.ticket_code == code.strip().upper())).first()
+
+
+def tickets_of(session: Session, user_id: int, now: datetime | None = None) -> list[tuple[Registration, Event]]:
+    """The user's active tickets for events that have not ended, soonest first."""
+    now = now or utcnow()
+    rows = session.execute(select(Registration, Event).join(Event, Event.id == Registration.event_id)
+                           .where(Registration.user_id == user_id, Registration.status.in_(ACTIVE_REGISTRATION),
+                                  func.coalesce(Event.ends_at, Event.starts_at) > now)
+                           .order_by(Event.starts_at, Registration.id)).all()
+    return [(r, e) for r, e in rows]
+
+
+def new_ticket_code(session: Session) -> str:
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if session.scalar(select(Registration.id).where(Registration.ticket_code == code)) is None:
+            return code
+
+
+def register(session: Session, user_id: int, event_id: int, seats: int, max_seats: int,
+             source: str = "menu") -> Booking:
+    """Claims `seats` of the event for the user and writes the ticket, or says why not.
+
+    The seat count moves in one conditional UPDATE (`seats_taken + seats <= capacity`), so concurrent
+    claims of the last seats cannot oversell: the row lock serialises them and the database's CHECK
+    refuses anything else. One user's turns run one at a time, so the duplicate check cannot race with
+    itself; the partial unique index backs it up.
+    """
+    event = session.get(Event, event_id)
+    if event is None:
+        return Booking("not_found")
+    if seats < 1 or seats > max_seats:
+        return Booking("too_many", event, seats_left=event.seats_left)
+    existing = active_ticket(session, user_id, event_id)
+    if existing is not None:
+        return Booking("duplicate", event, existing, event.seats_left)
+    now = utcnow()
+    claimed = session.execute(update(Event)
+                              .where(Event.id == event_id, Event.status == "published", Event.starts_at > now,
+                                     Event.seats_taken + seats <= Event.capacity)
+                              .values(seats_taken=Event.seats_taken + seats, updated_at=now)
+                              .execution_options(synchronize_session=False)).rowcount
+    session.refresh(event)
+    if claimed != 1:
+        if event.status != "published" or event.starts_at <= now:
+            return Booking("closed", event, seats_left=event.seats_left)
+        return Booking("full" if event.seats_left == 0 else "not_enough", event, seats_left=event.seats_left)
+    ticket = Registration(event_id=event_id, user_id=user_id, ticket_code=new_ticket_code(session), seats=seats,
+                          status="registered", source=source, created_at=now, updated_at=now)
+    session.add(ticket)
+    session.flush()
+    log.info("registration created user_id=%s event_id=%s seats=%d ticket=%s", user_id, event_id, seats,
+             ticket.ticket_code)
+    return Booking("created", event, ticket, event.seats_left)
+
+
+def cancel(session: Session, user_id: int, registration_id: int) -> Booking:
+    """Cancels the user's ticket and gives its seats back; only a ticket still `registered` can be."""
+    now = utcnow()
+    row = session.execute(update(Registration)
+                          .where(Registration.id == registration_id, Registration.user_id == user_id,
+                                 Registration.status == "registered")
+                          .values(status="cancelled", cancelled_at=now, updated_at=now)
+                          .returning(Registration.event_id, Registration.seats)
+                          .execution_options(synchronize_session=False)).first()
+    if row is None:
+        return Booking("not_found")
+    session.execute(update(Event).where(Event.id == row.event_id)
+                    .values(seats_taken=Event.seats_taken - row.seats, updated_at=now)
+                    .execution_options(synchronize_session=False))
+    event = session.get(Event, row.event_id)
+    session.refresh(event)
+    ticket = session.get(Registration, registration_id)
+    session.refresh(ticket)
+    log.info("registration cancelled user_id=%s registration_id=%s seats=%d", user_id, registration_id, row.seats)
+    return Booking("cancelled", event, ticket, event.seats_left)

@@ -1,1 +1,0 @@
-"""The router's handlers, one module per family."""

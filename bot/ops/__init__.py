@@ -1,0 +1,1 @@
+"""Operator commands (`flask --app app ...`), data export and reference data."""

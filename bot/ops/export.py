@@ -1,0 +1,54 @@
+"""A user's data as one JSON-ready document: `users export` and data-access requests."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.core.sql import as_utc
+from models import Conversation, Message, MessageAttachment, User
+
+
+def _iso(value: datetime | None) -> str | None:
+    return as_utc(value).isoformat() if value is not None else None
+
+
+def export_user(session: Session, user: User) -> dict:
+    conversations = list(session.scalars(select(Conversation).where(Conversation.user_id == user.id)
+                                         .order_by(Conversation.id)))
+    messages = list(session.scalars(select(Message).where(Message.user_id == user.id).order_by(Message.id)))
+    attachments = defaultdict(list)
+    ids = [m.id for m in messages]
+    if ids:
+        for a in session.scalars(select(MessageAttachment).where(MessageAttachment.message_id.in_(ids))
+                                 .order_by(MessageAttachment.id)):
+            attachments[a.message_id].append(_attachment(a))
+    by_conversation = defaultdict(list)
+    for m in messages:
+        by_conversation[m.conversation_id].append(_message(m, attachments[m.id]))
+    return {
+        "user": {"phone": user.phone, "wa_id": user.wa_id, "display_name": user.display_name,
+                 "name_en": user.name_en, "name_ar": user.name_ar, "preferred_language": user.preferred_language,
+                 "role": user.role, "status": user.status, "created_at": _iso(user.created_at),
+                 "last_inbound_at": _iso(user.last_inbound_at)},
+        "conversations": [{"id": c.id, "status": c.status, "channel": c.channel, "started_at": _iso(c.started_at),
+                           "last_message_at": _iso(c.last_message_at), "message_count": c.message_count,
+                           "messages": by_conversation[c.id]} for c in conversations],
+    }
+
+
+def _message(m: Message, attachments: list[dict]) -> dict:
+    return {"id": m.id, "direction": m.direction, "role": m.role, "body": m.body, "message_type": m.message_type,
+            "status": m.status, "twilio_sid": m.twilio_sid, "error_code": m.error_code,
+            "error_message": m.error_message, "route": m.route, "model": m.model,
+            "prompt_tokens": m.prompt_tokens, "completion_tokens": m.completion_tokens,
+            "latency_ms": m.latency_ms, "part": [m.part_index + 1, m.part_count] if m.direction == "outbound" else None,
+            "reply_to_id": m.reply_to_id, "created_at": _iso(m.created_at), "metadata": m.meta or {},
+            "attachments": attachments}
+
+
+def _attachment(a: MessageAttachment) -> dict:
+    return {"kind": a.kind, "url": a.url, "content_type": a.content_type, "latitude": a.latitude,
+            "longitude": a.longitude, "address": a.address, "label": a.label}

@@ -1,0 +1,88 @@
+"""Twilio's webhooks: inbound messages and status callbacks.
+
+The request path only verifies, parses, stores and enqueues, then answers empty TwiML: no LLM or REST call
+happens here, so Twilio's 15-second limit is never at risk.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import redis
+from flask import Blueprint, Response
+from twilio.request_validator import RequestValidator
+
+from bot.channels.twilio.inbound import clean_text, parse_inbound
+from bot.core.db import db
+from bot.core.errors import MalformedRequest
+from bot.delivery.status import record_callback
+from bot.intake.buffer import DUPLICATE, SCHEDULE
+from bot.intake.store import store_inbound
+from bot.web.form import twilio_form
+from bot.web.signature import twilio_signed
+from bot.wiring import runtime
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/twilio")
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
+def empty_twiml() -> Response:
+    return Response(EMPTY_TWIML, status=200, mimetype="text/xml")
+
+
+@bp.post("/messages")
+@twilio_signed
+def inbound_message() -> Response:
+    turn = parse_inbound(twilio_form())
+    rt = runtime()
+    if rt.intake_buffer is not None and _buffered(rt, turn):
+        return empty_twiml()
+    with db.engine.begin() as connection:
+        stored = store_inbound(connection, turn, timedelta(minutes=rt.settings.conversation_idle_minutes))
+    if stored is not None:
+        try:
+            rt.queue.enqueue_reply(stored.user_id, stored.message_id)
+        except Exception:  # the turn is stored; the user's next job or a requeue answers it
+            log.exception("enqueue failed message_id=%s user_id=%s", stored.message_id, stored.user_id)
+        log.info("turn stored message_sid=%s message_id=%s user_id=%s", turn.channel_message_id,
+                 stored.message_id, stored.user_id)
+    return empty_twiml()
+
+
+def _buffered(rt, turn) -> bool:
+    """Hands the turn to Redis (bot/intake_buffer.py); False when Redis failed and the caller must store it
+    in PostgreSQL itself."""
+    try:
+        outcome = rt.intake_buffer.push(turn)
+    except redis.RedisError:
+        log.exception("intake buffer unavailable; storing directly message_sid=%s", turn.channel_message_id)
+        return False
+    if outcome == DUPLICATE:
+        log.info("duplicate delivery ignored message_sid=%s", turn.channel_message_id)
+    elif outcome == SCHEDULE:
+        try:
+            rt.queue.enqueue_ingest()
+        except Exception:  # buffered; the flag expires and the next message or sweep schedules it
+            log.exception("enqueue of the intake job failed message_sid=%s", turn.channel_message_id)
+    return True
+
+
+@bp.post("/status")
+@twilio_signed
+def status_callback() -> Response:
+    form = twilio_form()
+    sid = clean_text(form.get("MessageSid") or form.get("SmsSid")).strip()
+    state = clean_text(form.get("MessageStatus") or form.get("SmsStatus")).strip().lower()
+    if not sid or not state or len(sid) > 64:
+        raise MalformedRequest("a status callback needs MessageSid and MessageStatus")
+    code = clean_text(form.get("ErrorCode")).strip()
+    payload = {k: clean_text(v)[:500] for k, v in form.items()}
+    record_callback(db.session(), sid, state[:20], int(code) if code.isdigit() else None, payload)
+    return empty_twiml()
+
+
+def init_app(app) -> None:
+    app.extensions["twilio_validator"] = RequestValidator(app.config["SETTINGS"].signing_token)
+    app.register_blueprint(bp)

@@ -1,0 +1,113 @@
+"""The clock: `python -m bot.worker.clock` (the Procfile's `clock:`) enqueues periodic jobs for the RQ workers.
+
+It builds the app once and runs RQ's cron scheduler, which enqueues `bot.worker.jobs.send_reminders` on the
+`replies` queue every REMINDER_CHECK_SECONDS, and, with the buffered intake, `bot.worker.jobs.ingest_buffered`
+on the `intake` queue every INTAKE_SWEEP_SECONDS, and `bot.worker.jobs.requeue_stale_turns` (turns left
+unanswered for REQUEUE_AFTER_SECONDS, whose reply run was lost) every REQUEUE_CHECK_SECONDS. Running two clocks
+by mistake costs an extra sweep, never a duplicate reminder: each reminder is claimed in the database before it
+is sent.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+from redis import Redis
+from rq import Queue, cron_job_registry
+from rq.cron import CronJob, CronScheduler
+from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY_TTL
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from bot.app import create_app
+from bot.core.errors import ConfigurationError
+from bot.core.queue import INTAKE_QUEUE, REPLIES_QUEUE
+from bot.core.settings import Settings
+from bot.wiring import runtime
+from bot.worker.jobs import ingest_buffered, requeue_stale_turns, send_reminders
+
+log = logging.getLogger(__name__)
+
+SWEEP_TIMEOUT_SECONDS = 600
+
+
+class JSONCronJob(CronJob):
+    """A cron job enqueued with the JSON serializer our workers read.
+
+    rq 2.12's `CronJob.enqueue` builds its queue with the default (pickle) serializer, which a worker
+    started with `JSONSerializer` cannot load. The bookkeeping below is upstream's (job history and the
+    cron registry that `rq cron` monitoring reads); only the serializer differs. tests/test_reminders.py runs
+    a cron-enqueued job through a real worker, so an rq upgrade that changes this shows up there.
+    """
+
+    def enqueue(self, connection: Redis) -> Job:
+        queue = Queue(self.queue_name, connection=connection, serializer=JSONSerializer)
+        with connection.pipeline() as pipeline:
+            job = queue.enqueue(self.func, *self.args, **self.kwargs, **self.job_options, pipeline=pipeline)
+            pipeline.zadd(self.job_history_key, {job.id: job.enqueued_at.timestamp()})
+            pipeline.zremrangebyrank(self.job_history_key, 0, -(DEFAULT_CRON_JOB_HISTORY_LIMIT + 1))
+            pipeline.expire(self.job_history_key, DEFAULT_CRON_JOB_HISTORY_TTL)
+            cron_job_registry.add(self.name, pipeline, enqueue_timestamp=job.enqueued_at.timestamp())
+            pipeline.execute()
+        log.info("enqueued cron job %s on %s job_id=%s", self.name, self.queue_name, job.id)
+        return job
+
+
+class JSONCronScheduler(CronScheduler):
+    """RQ's cron scheduler whose jobs are `JSONCronJob`s."""
+
+    def register(self, func, queue_name: str, **options) -> CronJob:
+        cron_job = JSONCronJob(queue_name=queue_name, func=func, **options)
+        self._cron_jobs.append(cron_job)  # what CronScheduler.register does with the CronJob it builds
+        log.info("registered cron job %s on %s every %ss", cron_job.name, queue_name, cron_job.interval)
+        return cron_job
+
+
+def build_scheduler(connection: Redis, settings: Settings) -> CronScheduler:
+    """The scheduler with the reminder sweep registered; not started.
+
+    A sweep still queued one interval later is dropped (`ttl`): the next one does the same work, so a
+    stopped worker does not come back to a pile of identical jobs.
+    """
+    if settings.reminder_check_seconds <= 0:
+        raise ConfigurationError("REMINDER_CHECK_SECONDS must be positive for the clock to run")
+    scheduler = JSONCronScheduler(connection=connection)
+    scheduler.register(send_reminders, REPLIES_QUEUE, interval=settings.reminder_check_seconds,
+                       job_timeout=SWEEP_TIMEOUT_SECONDS, ttl=settings.reminder_check_seconds,
+                       result_ttl=settings.reminder_check_seconds * 2, failure_ttl=7 * 86400)
+    if settings.buffered_intake and settings.intake_sweep_seconds > 0:
+        # a safety net only: every webhook that finds no ingest scheduled enqueues one itself
+        scheduler.register(ingest_buffered, INTAKE_QUEUE, interval=settings.intake_sweep_seconds,
+                           job_timeout=SWEEP_TIMEOUT_SECONDS, ttl=settings.intake_sweep_seconds,
+                           result_ttl=settings.intake_sweep_seconds * 2, failure_ttl=7 * 86400)
+    if settings.requeue_check_seconds > 0:
+        # a safety net too: a worker killed outright loses the user it had taken off the ready list
+        scheduler.register(requeue_stale_turns, REPLIES_QUEUE, args=(settings.requeue_after_seconds,),
+                           interval=settings.requeue_check_seconds, job_timeout=SWEEP_TIMEOUT_SECONDS,
+                           ttl=settings.requeue_check_seconds, result_ttl=settings.requeue_check_seconds * 2,
+                           failure_ttl=7 * 86400)
+    return scheduler
+
+
+def main() -> int:
+    try:
+        app = create_app()
+    except ConfigurationError as exc:
+        log.error("bot clock: configuration error: %s", exc)
+        return 2
+    with app.app_context():
+        rt = runtime()
+        if rt.redis is None:
+            log.error("bot clock: REDIS_URL is not set; the embedded mode sweeps reminders inside the web process")
+            return 2
+        try:
+            scheduler = build_scheduler(rt.redis, rt.settings)
+        except ConfigurationError as exc:
+            log.error("bot clock: configuration error: %s", exc)
+            return 2
+        scheduler.start()  # runs until SIGINT/SIGTERM
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
