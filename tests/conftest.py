@@ -109,7 +109,7 @@ def settings(migrated_database, twilio, llm, redis_client) -> Settings:
         llm_timeout=2.0, llm_max_retries=1, send_backoff_seconds=0.05, secret_key="test-secret",
         feedback_prompt=False,  # exact reply bodies in spine tests; the routing tests turn it on
         reminder_check_seconds=0,  # no embedded reminder thread outliving an app built with redis_url=None
-        # most tests look at the database right after a webhook; tests/test_buffered_intake.py covers the
+        # most tests look at the database right after a webhook; tests/intake/test_buffered_intake.py covers the
         # production default (buffered), and so does every acceptance check
         intake_mode="direct",
     )

@@ -11,32 +11,23 @@ fallback, so the user never meets silence or a stack trace.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.core.errors import LLMError
-from bot.core.sql import as_utc
+from bot.llm import response_cache
 from bot.llm.client import Completion, LanguageModel, ToolCall
 from bot.llm.prompting import Prompt, to_whatsapp
 from bot.nlu.normalize import normalize
-from models import AIInteraction, Conversation, Message, ResponseCache
+from models import AIInteraction, Conversation, Message
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
-
-# Questions about the user's own bookings, payments or details must never be answered from a shared cache.
-_PERSONAL = re.compile(
-    r"\b(my|mine|me|i|i'm|im|i've|our|booked|booking ref|ticket code)\b|\d{4,}|@|"
-    r"(?<!\w)(تذكرتي|تذاكري|حجزي|حجوزاتي|رقمي|اسمي|عندي|لي|انا|حسابي|طلبي|دفعت|سجلت)(?!\w)", re.IGNORECASE)
-
 
 @dataclass(frozen=True)
 class Answer:
@@ -110,39 +101,16 @@ def _run_tools(rounds: Rounds, tools: Toolbox, calls: tuple[ToolCall, ...]) -> b
     return False
 
 
-def cacheable(text: str) -> bool:
-    """Standalone, non-personal questions of a few words only."""
-    return len(text.split()) >= 3 and not _PERSONAL.search(normalize(text))
-
-
-def cache_key(normalized: str, prompt_version: str, language: str, data_version: str = "") -> str:
-    """`data_version` digests the live data in the prompt: an answer given from other event data is not reused."""
-    return hashlib.sha256(f"{prompt_version}\x1f{language}\x1f{data_version}\x1f{normalized}".encode()).hexdigest()
-
-
 # The LLM route's statements, built once: building a construct per call (and its cache key) cost more CPU
 # than running it, several times per LLM turn.
-_INTERACTIONS, _CACHE, _CONVERSATIONS = AIInteraction.__table__, ResponseCache.__table__, Conversation.__table__
+_INTERACTIONS, _CONVERSATIONS = AIInteraction.__table__, Conversation.__table__
 TOKENS_TODAY = (select(func.coalesce(func.sum(_INTERACTIONS.c.input_tokens + _INTERACTIONS.c.output_tokens), 0))
                 .where(_INTERACTIONS.c.user_id == bindparam("user_id"),
                        _INTERACTIONS.c.created_at >= bindparam("since")))
-CACHED = select(ResponseCache).where(ResponseCache.cache_key == bindparam("key"))
-CACHE_HIT = (update(_CACHE).where(_CACHE.c.id == bindparam("p_id"))
-             .values(hit_count=_CACHE.c.hit_count + 1, last_hit_at=bindparam("p_now")))
 LOGGED = insert(_INTERACTIONS).returning(_INTERACTIONS.c.id)
 TOKENS_COUNTED = (update(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("p_id"))
                   .values(total_tokens=_CONVERSATIONS.c.total_tokens + bindparam("p_tokens"),
                           total_cost_usd=_CONVERSATIONS.c.total_cost_usd + bindparam("p_cost")))
-
-
-def _cache_upsert(insert_of):
-    statement = insert_of(_CACHE)
-    return statement.on_conflict_do_update(index_elements=[_CACHE.c.cache_key], set_={
-        "response": statement.excluded.response, "model": statement.excluded.model,
-        "created_at": statement.excluded.created_at, "expires_at": statement.excluded.expires_at})
-
-
-CACHE_UPSERT = {"postgresql": _cache_upsert(postgresql.insert), "sqlite": _cache_upsert(sqlite.insert)}
 
 
 def tokens_used_today(session: Session, user_id: int) -> int:
@@ -168,9 +136,9 @@ class Assistant:
         if used >= self.settings.llm_daily_token_budget:
             log.warning("llm budget exhausted user_id=%s used=%d", inbound.user_id, used)
             return None
-        key = (cache_key(normalize(inbound.body), prompt.version, language, prompt.data_version)
-               if cacheable(inbound.body) else None)
-        hit = self._cached(session, key) if key else None
+        key = (response_cache.cache_key(normalize(inbound.body), prompt.version, language, prompt.data_version)
+               if response_cache.cacheable(inbound.body) else None)
+        hit = response_cache.cached(session, key) if key else None
         if hit is not None:
             return self._log(session, inbound, prompt.version, prompt.messages, hit.response, hit.model,
                              cache_hit=True, rounds=0)
@@ -185,7 +153,8 @@ class Assistant:
         text = to_whatsapp(rounds.messages[-1]["content"])
         rounds.messages.pop()  # the answer is logged as the response, not as part of the prompt
         if key and not rounds.tools:  # answers built from tool results depend on live data: never cached
-            self._store(session, key, inbound.body, prompt.version, language, text, rounds.model)
+            response_cache.store(session, key, inbound.body, prompt.version, language, text, rounds.model,
+                                 self.settings.llm_cache_ttl_seconds)
         return self._log_rounds(session, inbound, prompt, rounds, text)
 
     def _converse(self, rounds: Rounds, tools: Toolbox | None, used: int, message_id: int) -> str | None:
@@ -218,21 +187,6 @@ class Assistant:
         per_million = self.settings.llm_prices.get(model or "") or next(
             (p for name, p in self.settings.llm_prices.items() if model and model.startswith(name)), (0.0, 0.0))
         return round((input_tokens * per_million[0] + output_tokens * per_million[1]) / 1_000_000, 6)
-
-    def _cached(self, session: Session, key: str) -> ResponseCache | None:
-        row = session.scalars(CACHED, {"key": key}).first()
-        if row is None or as_utc(row.expires_at) <= utcnow():
-            return None
-        session.execute(CACHE_HIT, {"p_id": row.id, "p_now": utcnow()})
-        return row
-
-    def _store(self, session: Session, key: str, text: str, version: str, language: str, response: str,
-               model: str | None) -> None:
-        now = utcnow()
-        session.execute(CACHE_UPSERT[session.get_bind().dialect.name], {
-            "cache_key": key, "normalized_text": normalize(text), "prompt_version": version, "language": language,
-            "response": response, "model": model, "hit_count": 0, "created_at": now,
-            "expires_at": now + timedelta(seconds=self.settings.llm_cache_ttl_seconds)})
 
     def _log_rounds(self, session: Session, inbound: Message, prompt: Prompt, rounds: Rounds,
                     response: str | None, error: str | None = None) -> Answer | None:

@@ -63,7 +63,7 @@ def request_body(model: str, messages: list[dict], max_tokens: int, tools: list[
     `OpenAIChat` posts it with the client's own `post` (same retries, timeout, errors and typed response)
     because `create` first walks every message and tool schema against the SDK's TypedDicts — about 2.4 ms
     of CPU per call here — only to produce, for the plain JSON dicts the bot builds, the same dict
-    (tests/test_llm_request.py checks that it still does, and that the request on the wire is the same).
+    (tests/llm/test_llm_request.py checks that it still does, and that the request on the wire is the same).
     """
     body: dict = {"model": model, "messages": messages, "max_tokens": max_tokens}
     if tools:  # some OpenAI-compatible servers refuse an empty `tools` list: the field goes only with tools

@@ -33,7 +33,7 @@ def twilio_form() -> TwilioForm:
 
 
 def parse_form(body: str) -> TwilioForm:
-    """`dict(parse_qsl(body, keep_blank_values=True))`, in about 60 % of its time (tests/test_signature.py
+    """`dict(parse_qsl(body, keep_blank_values=True))`, in about 60 % of its time (tests/web/test_signature.py
     compares them on random input): most of Twilio's fields need no unquoting, and parse_qsl's per-field
     checks and coercions were the largest of the webhook's own costs after the Redis call."""
     form = TwilioForm()

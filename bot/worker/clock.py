@@ -36,7 +36,7 @@ class JSONCronJob(CronJob):
 
     rq 2.12's `CronJob.enqueue` builds its queue with the default (pickle) serializer, which a worker
     started with `JSONSerializer` cannot load. The bookkeeping below is upstream's (job history and the
-    cron registry that `rq cron` monitoring reads); only the serializer differs. tests/test_reminders.py runs
+    cron registry that `rq cron` monitoring reads); only the serializer differs. tests/campaigns/test_reminders.py runs
     a cron-enqueued job through a real worker, so an rq upgrade that changes this shows up there.
     """
 

@@ -1,6 +1,6 @@
 """The buffered intake (INTAKE_MODE=buffered, the default with Redis): the webhook hands the turn to Redis,
 the `intake` job stores it in PostgreSQL in arrival order and queues the reply (order across two worker
-processes: tests/test_ordering.py, both intake modes).
+processes: tests/conversation/test_ordering.py, both intake modes).
 
 Real Redis, real PostgreSQL, real RQ workers; failures are real (a Redis or PostgreSQL nobody listens on).
 """

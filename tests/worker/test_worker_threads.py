@@ -11,10 +11,10 @@ import pytest
 from rq import Worker
 
 from tests.conftest import BOT_NUMBER, REDIS_URL, send
+from tests.conversation.test_ordering import numbers, procfile_worker, wait_until_listening
 from tests.fakes import ACCOUNT_SID, AUTH_TOKEN
-from tests.test_ordering import numbers, procfile_worker, wait_until_listening
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from models import FAQ, AIInteraction, Conversation, Message, PromptTemplate, Re
 from models.base import utcnow
 from tests.conftest import run_jobs, send
 
-EVENTS_FAQ = Path(__file__).resolve().parent / "data" / "events_faq.csv"  # a copy of ../shared/eval
+EVENTS_FAQ = Path(__file__).resolve().parents[1] / "data" / "events_faq.csv"  # a copy of ../shared/eval
 PRICE_IN, PRICE_OUT = 0.15, 0.60  # gpt-4o-mini, USD per 1M tokens
 ONE_CALL_USD = (42 * PRICE_IN + 17 * PRICE_OUT) / 1_000_000  # the fake's usage: 42 in, 17 out
 CACHEABLE = "what is the best season to visit aden"  # >= 3 words, nothing personal, routed to the LLM

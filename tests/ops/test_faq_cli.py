@@ -15,7 +15,7 @@ from sqlalchemy import select, text, update
 from bot.core.db import db as database
 from models import FAQ
 
-EVAL = Path(__file__).resolve().parent / "data"  # copies of ../shared/eval/events_faq*.csv
+EVAL = Path(__file__).resolve().parents[1] / "data"  # copies of ../shared/eval/events_faq*.csv
 EVENTS_FAQ = EVAL / "events_faq.csv"
 EVENTS_DEV = EVAL / "events_faq_dev.csv"
 COLUMNS = ["key", "category", "question_en", "question_ar", "answer_en", "answer_ar", "keywords"]

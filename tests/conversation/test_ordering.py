@@ -15,7 +15,7 @@ from rq import Worker
 from tests.conftest import BOT_NUMBER, REDIS_URL, deliver_concurrently, inbound_params, send
 from tests.fakes import ACCOUNT_SID, AUTH_TOKEN
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def procfile_worker() -> str:

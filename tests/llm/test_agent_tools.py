@@ -19,7 +19,15 @@ from bot.events import views as event_views
 from bot.i18n import catalog, localize
 from models import Conversation, Event, Message, Registration, User
 from models.base import utcnow
-from tests.test_llm_guardrails import ONE_CALL_USD, SHIPPED_VERSION, cache_rows, conversation, interactions, query, say
+from tests.llm.test_llm_guardrails import (
+    ONE_CALL_USD,
+    SHIPPED_VERSION,
+    cache_rows,
+    conversation,
+    interactions,
+    query,
+    say,
+)
 
 TOOLS = {"list_events", "event_details", "register", "my_tickets", "cancel_ticket"}
 JAZZ, WORKSHOP = "ADEN-JAZZ", "CODE-WORKSHOP"

@@ -250,7 +250,7 @@ def test_out_of_scope_scores_below_in_scope(matcher):
         assert matcher.rank(text, k=1)[0][1] < in_scope, text
 
 
-EVENTS_FAQ = Path(__file__).resolve().parent / "data" / "events_faq.csv"  # a copy of ../shared/eval
+EVENTS_FAQ = Path(__file__).resolve().parents[1] / "data" / "events_faq.csv"  # a copy of ../shared/eval
 
 
 def test_out_of_scope_stays_below_answer_threshold_on_events_faq():
@@ -443,7 +443,7 @@ def test_cross_validated_scores_hold_out_every_example_once():
 
 # --- module boundaries -------------------------------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_importing_the_normaliser_loads_no_third_party_package():

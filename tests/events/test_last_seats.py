@@ -20,10 +20,10 @@ from bot.i18n import catalog, localize
 from models import Conversation, Event, Message, Registration, User
 from models.base import utcnow
 from tests.conftest import BOT_NUMBER, REDIS_URL, inbound_params, post_signed, run_jobs, send
+from tests.conversation.test_ordering import procfile_worker, wait_until_listening
 from tests.fakes import ACCOUNT_SID, AUTH_TOKEN
-from tests.test_ordering import procfile_worker, wait_until_listening
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CAPACITY, TAKEN = 10, 8  # two seats left
 # each user: phone, language, the seats they ask for. Two one-seat users at least, so the two seats always sell.
 USERS = [("+967713000401", "en", 1), ("+967713000402", "ar", 1), ("+967713000403", "en", 2),
@@ -33,8 +33,8 @@ WORDS = {"en": ("events", "yes"), "ar": ("الفعاليات", "نعم")}
 
 @pytest.fixture
 def start_workers(settings, app, twilio, llm, redis_client):
-    """Starts two workers from the Procfile (as tests/test_ordering.py does) when called, so the users can be
-    brought to the confirm step in-process first; stops them after the test."""
+    """Starts two workers from the Procfile (as tests/conversation/test_ordering.py does) when called, so the users
+    can be brought to the confirm step in-process first; stops them after the test."""
     procs: list[subprocess.Popen] = []
 
     def start(n: int = 2) -> list[subprocess.Popen]:
