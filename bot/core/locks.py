@@ -5,8 +5,8 @@ killed worker cannot block its user forever; a job renews it between steps.
 
 An attempt that finds a user's Redis lock taken leaves a mark beside it (`bot:lock:user:<id>:again`), and the
 holder's release reports it. A holder whose release reports no attempt knows that nobody came for the user
-while it held them, so it need not look for turns that came meanwhile (`bot.jobs.reply_to_user`): whoever
-queues a turn afterwards finds the lock free.
+while it held them, so it need not look for turns that came meanwhile (`Replier.reply_to_user`,
+bot/conversation/runs.py): whoever queues a turn afterwards finds the lock free.
 """
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ class RedisUserLock:
 class RedisLocks:
     def __init__(self, client: redis.Redis, ttl: int) -> None:
         self.client, self.ttl, self.ttl_ms = client, ttl, int(ttl * 1000)
-        # on connections of each thread's own (bot/redis_scripts.py); the release and renewal check the token,
+        # on connections of each thread's own (bot/core/redis_scripts.py); the release and renewal check the token,
         # so running them twice is safe
         self.acquire_script = ScriptChannel(client, _ACQUIRE)
         self.release_script = ScriptChannel(client, _RELEASE, retry=True)

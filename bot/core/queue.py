@@ -8,7 +8,7 @@ Jobs receive ids, never ORM objects, and are serialised as JSON. The job itself 
 that still awaits an answer, so the database, not the queue, is the record of pending work.
 
 With RQ, a user with new turns is pushed to the *ready list* (`bot:replies:ready`, user ids) and a few
-*reply runs* (`bot.jobs.answer_ready_users`) are enqueued on `replies`: as many as there are workers
+*reply runs* (`bot.worker.jobs.answer_ready_users`) are enqueued on `replies`: as many as there are workers
 listening, never more than the users just pushed. A run takes users off the list one at a time and answers
 each (`reply_to_user`, under the user's lock) until the list is empty or its time budget is spent, when it
 hands over to a fresh run. Under load one RQ job thus answers many users — RQ's own bookkeeping was a third
@@ -90,7 +90,7 @@ class RQTaskQueue:
     def take_ready_user(self, locks: RedisLocks) -> tuple[int, RedisUserLock] | None:
         """The next user on the ready list whose lock is free, taken off the list with their lock held, in one
         round trip; None when the list is empty. A user popped whose lock another run holds is left to that
-        run, which learns of the attempt when it releases the lock (bot/locks.py)."""
+        run, which learns of the attempt when it releases the lock (bot/core/locks.py)."""
         return locks.take_ready(READY_KEY)
 
     def return_ready_user(self, user_id: int) -> None:
@@ -125,7 +125,7 @@ class RQTaskQueue:
         return max(1, count)
 
     def enqueue_ingest(self) -> None:
-        """Schedules a run of the buffered intake (`bot.ingest`); overlapping runs are safe."""
+        """Schedules a run of the buffered intake (`bot.worker.jobs.ingest_buffered`); overlapping runs are safe."""
         self.intake.enqueue(INGEST_JOB, job_timeout=600, result_ttl=60, failure_ttl=7 * 86400,
                             description="store buffered turns")
 

@@ -131,7 +131,7 @@ class Settings:
 
     @property
     def buffered_intake(self) -> bool:
-        """Webhooks hand turns to Redis and a job stores them (bot/intake_buffer.py); needs Redis."""
+        """Webhooks hand turns to Redis and a job stores them (bot/intake/buffer.py); needs Redis."""
         return bool(self.redis_url) and self.intake_mode == "buffered"
 
     @property

@@ -2,8 +2,9 @@
 organizer and the demo attendees who nearly fill the smallest event.
 
 Everything goes through the code paths real data takes: the events file checks and upsert
-(`bot.events_io`), the FAQ upsert (`bot.faq_io.import_rows`) and bookings by `bot.events.register`, so
-seats_taken is honest. Running it again changes nothing except moving the events to stay upcoming.
+(`bot.events.files`), the FAQ upsert (`bot.nlu.faq_files.import_rows`) and bookings by
+`bot.events.service.register`, so seats_taken is honest. Running it again changes nothing except moving the
+events to stay upcoming.
 """
 from __future__ import annotations
 

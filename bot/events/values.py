@@ -1,4 +1,4 @@
-"""The cells of an events file, parsed and checked one at a time (`bot/events_io.py` assembles the rows).
+"""The cells of an events file, parsed and checked one at a time (`bot/events/files.py` assembles the rows).
 
 Each parser takes what the CSV or YAML reader produced (a string, or a number/date YAML already typed) and
 returns the stored value, or raises ValueError with a message that completes "row 4 (code 'X'): ...".

@@ -1,4 +1,4 @@
-"""How events and tickets read in a WhatsApp reply, in the user's language (texts from bot/locales/events.yaml).
+"""How events and tickets read in a WhatsApp reply, in the user's language (texts from bot/i18n/locales/events.yaml).
 
 Dates are in the event's own time zone (Aden by default), prices in Yemeni rials, Arabic replies with Arabic
 month names and Arabic-Indic digits, and ticket codes and URLs isolated so right-to-left text cannot reorder

@@ -1,4 +1,4 @@
-"""Text the bot says itself: the catalogs in `bot/locales/*.yaml`, English and Arabic side by side.
+"""Text the bot says itself: the catalogs in `bot/i18n/locales/*.yaml`, English and Arabic side by side.
 
 Every user-facing sentence lives there, never as a literal in code. `say(key, language, **values)` fills the
 placeholders; `say_both` writes both languages when the bot cannot tell which one the user reads.

@@ -8,7 +8,7 @@ parses, and runs one Lua script that
 2. appends the parsed turn to the `bot:intake` list — arrival order, one list for all users,
 3. sets `bot:intake:scheduled` unless already set, in which case an ingest job is already on its way.
 
-Only the request that set the flag enqueues `bot.ingest.ingest_buffered` (on the `intake` queue, which
+Only the request that set the flag enqueues `bot.worker.jobs.ingest_buffered` (on the `intake` queue, which
 workers take before replies). The job clears the flag, then moves the list into PostgreSQL in batches
 under one lock (so turns get their ids in arrival order), enqueues the reply jobs and only then trims what
 it stored: a crash at any point leaves the turns in Redis for the next run, and the unique MessageSid in
@@ -88,7 +88,7 @@ def decode(raw: bytes | str) -> BufferedTurn:
 
 
 class IntakeBuffer:
-    """The Redis side of the buffered intake (the webhook pushes, `bot.ingest` drains)."""
+    """The Redis side of the buffered intake (the webhook pushes, `bot.intake.ingest` drains)."""
 
     def __init__(self, client: redis.Redis, lock_seconds: int = 60) -> None:
         self.client = client

@@ -52,7 +52,7 @@ def inbound_message() -> Response:
 
 
 def _buffered(rt, turn) -> bool:
-    """Hands the turn to Redis (bot/intake_buffer.py); False when Redis failed and the caller must store it
+    """Hands the turn to Redis (bot/intake/buffer.py); False when Redis failed and the caller must store it
     in PostgreSQL itself."""
     try:
         outcome = rt.intake_buffer.push(turn)

@@ -2,7 +2,7 @@
 
 It builds the app once and keeps its context for every job. Jobs run in this process (RQ's `SimpleWorker`)
 rather than in one forked child per job: reply jobs are short and I/O-bound, and forking would cost more
-than the job. Every worker takes the `intake` queue (storing buffered turns, bot/ingest.py) before `replies`.
+than the job. Every worker takes the `intake` queue (storing buffered turns, bot/intake/ingest.py) before `replies`.
 
 WORKER_THREADS (default 4) RQ workers run in threads of this one process, each registered with RQ under its
 own name. A reply spends most of its time waiting — on the LLM (seconds, with a real one), on Twilio, on

@@ -1,5 +1,6 @@
-"""Reply runs (bot/queue.py): users with new turns go on the ready list and a few RQ jobs answer them, one user
-at a time under the user's lock. Real Redis, real PostgreSQL, a real RQ worker, the fakes for Twilio and the LLM.
+"""Reply runs (bot/conversation/runs.py, bot/core/queue.py): users with new turns go on the ready list and a few
+RQ jobs answer them, one user at a time under the user's lock. Real Redis, real PostgreSQL, a real RQ worker, the
+fakes for Twilio and the LLM.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-user Redis locks (bot/locks.py) on a real Redis: the mark an attempt leaves on a held user, what the
+"""Per-user Redis locks (bot/core/locks.py) on a real Redis: the mark an attempt leaves on a held user, what the
 release reports, and taking users off the ready list with their lock in one round trip."""
 from __future__ import annotations
 

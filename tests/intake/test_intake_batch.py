@@ -1,4 +1,4 @@
-"""`store_inbound_batch` (bot/intake.py), the buffered intake's way of storing a batch: the same rows as
+"""`store_inbound_batch` (bot/intake/batch.py), the buffered intake's way of storing a batch: the same rows as
 `store_inbound` turn by turn, in a handful of statements. Real PostgreSQL; each case is checked against what
 the one-turn path stores for the same turns.
 """
