@@ -4,6 +4,10 @@ Each turn is stored as intake stores it (`store_inbound`), read back as the repl
 routed with the `TurnContext` the answerer builds, and its reply stored as the conversation stage stores it
 (parts, route, dialog state, the user's language) — everything but sending. So a routing table judges the
 same rows production writes, at a fraction of the cost of a webhook and an RQ worker per turn.
+
+A recorded Twilio form (tests/data/) goes through the webhook's own parser (`deliver`), so media, locations and
+button payloads reach the router as they would in production. tests/dialog/test_end_to_end.py keeps a few
+journeys on the full path (webhook, RQ worker, fake Twilio) to show the two agree.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.channels.messages import Attachment, InboundTurn
+from bot.channels.twilio.inbound import parse_inbound
 from bot.conversation import router
 from bot.conversation.pending import next_turn
 from bot.conversation.reply_store import store_reply
@@ -21,7 +26,8 @@ from bot.core.db import db
 from bot.delivery.sending import finish_turn
 from bot.dialog.context import Reply
 from bot.intake.store import store_inbound
-from models import Conversation, Message
+from models import Conversation, Message, User
+from models.base import utcnow
 
 
 @dataclass
@@ -35,11 +41,17 @@ class Said:
 
     @property
     def body(self) -> str:
+        """The first part's text: what is sent."""
         return self.stored.body
 
     @property
     def route(self) -> tuple:
         return self.stored.route, self.stored.route_key, self.stored.action_taken
+
+    @property
+    def send(self) -> dict:
+        """How the first part is to be sent (a location pin...), as delivery reads it from the stored part."""
+        return (self.stored.meta or {}).get("send") or {}
 
 
 class Chat:
@@ -53,6 +65,18 @@ class Chat:
         turn = InboundTurn(channel_message_id="SM" + secrets.token_hex(16), phone=self.phone, body=text,
                            message_type=message_type, wa_id=self.phone.lstrip("+"), profile_name=self.profile,
                            attachments=attachments, meta=meta or {})
+        return self.answer(turn)
+
+    def walk(self, *texts: str) -> Said:
+        """Says each text in turn; returns the last turn."""
+        said = None
+        for text in texts:
+            said = self.say(text)
+        return said
+
+    def answer(self, turn: InboundTurn) -> Said:
+        """Stores `turn` as intake does, routes it as the reply run does and stores the reply."""
+        assert turn.phone == self.phone, f"{turn.phone} is not this chat's user"
         with self.app.app_context():
             rt = self.app.extensions["runtime"]
             with db.engine.begin() as connection:
@@ -66,12 +90,22 @@ class Chat:
                 finish_turn(session, pending.message.id, {"p_status": "processed"})
             return self._said(reply, stored.message_id)
 
-    def walk(self, *texts: str) -> Said:
-        """Says each text in turn; returns the last turn."""
-        said = None
-        for text in texts:
-            said = self.say(text)
-        return said
+    def user(self) -> User:
+        with self.app.app_context(), db.session_scope() as session:
+            return session.scalars(select(User).where(User.phone == self.phone)).one()
+
+    def conversation(self) -> Conversation:
+        """The user's active conversation."""
+        with self.app.app_context(), db.session_scope() as session:
+            return session.scalars(select(Conversation).join(User, User.id == Conversation.user_id)
+                                   .where(User.phone == self.phone, Conversation.status == "active")).one()
+
+    def age_dialog(self, minutes: int) -> None:
+        """Moves the conversation's dialog state `minutes` into the past."""
+        with self.app.app_context(), db.session_scope() as session:
+            conversation = session.get(Conversation, self.conversation().id)
+            awaiting = dict(conversation.context["awaiting"], at=(utcnow() - timedelta(minutes=minutes)).isoformat())
+            conversation.context = {**conversation.context, "awaiting": awaiting}
 
     def _said(self, reply: Reply, inbound_id: int) -> Said:
         with db.session_scope() as session:
@@ -79,4 +113,11 @@ class Chat:
             first = session.scalars(select(Message).where(Message.reply_to_id == inbound_id)
                                     .order_by(Message.part_index)).first()
             awaiting = (session.get(Conversation, inbound.conversation_id).context or {}).get("awaiting")
+        assert first is not None, f"no reply to {inbound.body!r}"
         return Said(reply, inbound, first, awaiting)
+
+
+def deliver(app, form: dict) -> Said:
+    """Routes a Twilio webhook form (a recorded payload) as the webhook parses it, from the user who sent it."""
+    turn = parse_inbound(form)
+    return Chat(app, turn.phone, turn.profile_name).answer(turn)
