@@ -41,6 +41,11 @@ class TurnContext:
         """The dialog state the conversation is in, unless it has expired (bot/dialog/state.py)."""
         return state.live(self.conversation.context, self.settings.dialog_idle_minutes)
 
+    @property
+    def subject(self) -> int | None:
+        """The event the conversation is about (last shown, booked or asked about), while it is recent."""
+        return state.live_subject(self.conversation.context, self.settings.dialog_idle_minutes)
+
     @cached_property
     def decision(self) -> Decision:
         return self.knowledge.decide(without_greeting(self.text), role=self.user.role,
@@ -79,6 +84,7 @@ class Reply:
     send: dict = field(default_factory=dict)  # how to send the first part: content_sid, persistent_action...
     tool_used: str | None = None  # LLM tools the turn called, comma-separated
     action_taken: str | None = None  # what the turn changed (registration_created, ticket_cancelled, ...)
+    subject: int | None = None  # the event this reply is about: "how much is it?" next means this one
 
 
 class Handler(Protocol):

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from models.base import utcnow
 
 AWAITING = "awaiting"
+SUBJECT = "event"  # {"id", "at"}: the event the conversation is about
 
 
 def stamped(awaiting: dict | None) -> dict | None:
@@ -36,6 +37,21 @@ def live(context: dict | None, idle_minutes: int, now: datetime | None = None) -
     return awaiting
 
 
-def after_reply(context: dict | None, awaiting: dict | None) -> dict:
-    """The conversation's context once a reply leaving `awaiting` is stored (it replaces the previous state)."""
-    return {**(context or {}), AWAITING: awaiting}
+def live_subject(context: dict | None, idle_minutes: int, now: datetime | None = None) -> int | None:
+    """The event the conversation is about (the last one shown, booked or asked about), or None when there is
+    none or it was set longer than `idle_minutes` ago."""
+    subject = (context or {}).get(SUBJECT)
+    if not subject:
+        return None
+    if (now or utcnow()) - datetime.fromisoformat(subject["at"]) > timedelta(minutes=idle_minutes):
+        return None
+    return subject["id"]
+
+
+def after_reply(context: dict | None, awaiting: dict | None, subject: int | None = None) -> dict:
+    """The conversation's context once a reply leaving `awaiting` is stored (it replaces the previous state);
+    `subject`, the event the reply is about, becomes the conversation's subject."""
+    updated = {**(context or {}), AWAITING: awaiting}
+    if subject is not None:
+        updated[SUBJECT] = {"id": subject, "at": utcnow().isoformat()}
+    return updated

@@ -14,8 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.i18n import localize
-from bot.nlu.normalize import light_stems, normalize
+from bot.events.naming import NameMatch, best_matches, name_match
 from models import Event, Registration
 from models.base import utcnow
 from models.events import ACTIVE_REGISTRATION
@@ -23,17 +22,6 @@ from models.events import ACTIVE_REGISTRATION
 log = logging.getLogger(__name__)
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read aloud at the door
 CODE_LENGTH = 6
-# Words that name no event in particular ("the", "event", "ticket") must not pick one.
-NAME_STOPWORDS = frozenset(normalize(w) for w in (
-    "the", "a", "an", "for", "to", "of", "in", "on", "at", "and", "or", "me", "my", "i", "want", "book",
-    "register", "reserve", "seat", "seats", "ticket", "tickets", "event", "events", "please", "show", "details",
-    "about", "this", "that", "next", "upcoming", "with", "from", "one", "two", "three",
-    "في", "على", "من", "الى", "عن", "و", "او", "انا", "ابي", "ابغى", "ابغي", "اريد", "احجز", "سجل", "سجلني",
-    "تذكره", "تذاكر", "تذكرتين", "مقعد", "مقاعد", "فعاليه", "فعاليات", "الفعاليه", "لي", "حق", "هذي", "هذا",
-    "ممكن", "بغيت",
-))
-
-
 @dataclass(frozen=True)
 class Booking:
     """The outcome of `register` or `cancel`.
@@ -68,47 +56,15 @@ def event_by_code(session: Session, code: str) -> Event | None:
     return session.scalars(select(Event).where(func.upper(Event.code) == code.strip().upper())).first()
 
 
-def _name_words(text: str) -> set[str]:
-    words = set()
-    for word in normalize(text).split():
-        if word in NAME_STOPWORDS or (len(word) < 3 and not word.isdigit()):
-            continue
-        words.add(word)
-        words.update(s for s in light_stems(word) if len(s) >= 3)
-    return words
-
-
-def _event_words(event: Event) -> set[str]:
-    local = event.starts_at.astimezone(localize.zone(event.timezone))
-    day = {localize.DAYS_EN[local.weekday()], localize.DAYS_AR[local.weekday()]}
-    return _name_words(" ".join(filter(None, (event.code, event.title_en, event.title_ar, event.category,
-                                              event.venue_en, event.venue_ar, *day))))
-
-
 def find_events(session: Session, text: str, now: datetime | None = None) -> list[Event]:
-    """Upcoming events a free-text name points to ("the jazz night", "حفلة السبت", a code), best first.
+    """Upcoming events a free-text name points to ("the jazz night", "حفلة السبت", a typo, Arabizi, a code),
+    best first (bot/events/naming.py); an empty list when the text names none."""
+    return best_matches(text, upcoming(session, now))
 
-    Only the events sharing the most distinctive words with the text are returned; an empty list when the
-    text names none.
-    """
-    events = upcoming(session, now)
-    exact = [e for e in events if e.code.upper() == text.strip().upper()]
-    if exact:
-        return exact
-    wanted = _name_words(text)
-    if not wanted:
-        return []
-    vocab = {e.id: _event_words(e) for e in events}
-    # A word shared by many events (a venue, "festival") says less than one only this event has.
-    df: dict[str, int] = {}
-    for words in vocab.values():
-        for w in words:
-            df[w] = df.get(w, 0) + 1
-    scores = {e.id: sum(1.0 / df[w] for w in wanted & vocab[e.id]) for e in events}
-    best = max(scores.values(), default=0.0)
-    if best <= 0:
-        return []
-    return [e for e in events if scores[e.id] >= best - 1e-9]
+
+def match_events(session: Session, text: str, now: datetime | None = None) -> NameMatch:
+    """`find_events` with how strongly the text names them."""
+    return name_match(text, upcoming(session, now))
 
 
 def active_ticket(session: Session, user_id: int, event_id: int) -> Registration | None:

@@ -6,7 +6,7 @@ right-to-left paragraph cannot reorder them ("ABC123" stays "ABC123", "7:30" doe
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.i18n import catalog
@@ -61,14 +61,25 @@ def zone(name: str | None) -> ZoneInfo:
 def when(moment: datetime, language: str, timezone: str | None = None) -> str:
     """A moment in the event's local time: "Saturday 6 December, 7:30 PM" / "السبت ٦ ديسمبر، ٧:٣٠ مساءً"."""
     local = moment.astimezone(zone(timezone))
+    separator = "، " if language == "ar" else ", "
+    return f"{day(local.date(), language)}{separator}{clock(moment, language, timezone)}"
+
+
+def clock(moment: datetime, language: str, timezone: str | None = None) -> str:
+    """The local time of day: "7:30 PM" / "٧:٣٠ مساءً" (the digits isolated inside Arabic text)."""
+    local = moment.astimezone(zone(timezone))
     hour12 = local.hour % 12 or 12
     if language == "ar":
         period = "صباحاً" if local.hour < 12 else "مساءً"
-        clock = digits(f"{hour12}:{local.minute:02d}", "ar")
-        return (f"{DAYS_AR[local.weekday()]} {digits(str(local.day), 'ar')} {MONTHS_AR[local.month - 1]}، "
-                f"{isolate(clock, 'ar')} {period}")
-    period = "AM" if local.hour < 12 else "PM"
-    return f"{DAYS_EN[local.weekday()]} {local.day} {MONTHS_EN[local.month - 1]}, {hour12}:{local.minute:02d} {period}"
+        return f"{isolate(digits(f'{hour12}:{local.minute:02d}', 'ar'), 'ar')} {period}"
+    return f"{hour12}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
+
+
+def day(value: date, language: str) -> str:
+    """A calendar day: "Saturday 6 December" / "السبت ٦ ديسمبر"."""
+    if language == "ar":
+        return f"{DAYS_AR[value.weekday()]} {digits(str(value.day), 'ar')} {MONTHS_AR[value.month - 1]}"
+    return f"{DAYS_EN[value.weekday()]} {value.day} {MONTHS_EN[value.month - 1]}"
 
 
 def short_date(moment: datetime, language: str, timezone: str | None = None) -> str:

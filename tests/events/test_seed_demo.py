@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from bot.core.db import db as database
 from bot.events import service as event_service
 from bot.events.demo import aden_today, load_demo, seed_demo
+from bot.i18n import localize
 from bot.wiring import runtime
 from models import FAQ, Event, EventOrganizer, Registration, User
 from models.base import utcnow
@@ -52,7 +53,7 @@ def test_events_are_upcoming_bilingual_and_placed_in_aden(runner, session):
         assert event.starts_at > now and event.status == "published"
         assert event.title_en and event.title_ar and event.description_ar and event.venue_ar
         assert 12.7 < event.latitude < 12.9 and 44.9 < event.longitude < 45.1, "in Aden"
-        local = event.starts_at.astimezone(event_service.localize.zone("Asia/Aden"))
+        local = event.starts_at.astimezone(localize.zone("Asia/Aden"))
         assert 16 <= local.hour <= 20, "afternoon or evening, Aden time"
     prices = {e.code: e.price_yer for e in events}
     assert prices["DEMO-OUD-JAZZ"] == 5000 and prices["DEMO-PORT-LECTURE"] == 0

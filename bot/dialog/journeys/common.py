@@ -28,10 +28,11 @@ DUALS = ("تذكرتين", "تذكرتان", "مقعدين", "مقعدان", "ك
 
 
 def step(ctx: TurnContext, text: str, key: str, awaiting: dict | None = None, **extra) -> Reply:
-    """A reply of the journey; `awaiting` (without the timestamp) is the next step's state."""
-    return Reply(text, extra.pop("route", "dialog"), ctx.language, route_key=key,
-                 awaiting=stamped(awaiting),
-                 confidence=extra.pop("confidence", None), **extra)
+    """A reply of the journey; `awaiting` (without the timestamp) is the next step's state. A step about one
+    event makes it the conversation's subject ("how much is it?" next asks about that event)."""
+    subject = extra.pop("subject", None) or (awaiting or {}).get("event_id")
+    return Reply(text, extra.pop("route", "dialog"), ctx.language, route_key=key, awaiting=stamped(awaiting),
+                 confidence=extra.pop("confidence", None), subject=subject, **extra)
 
 
 def say(ctx: TurnContext, key: str, **values) -> str:
