@@ -28,7 +28,8 @@ def store_reply(session: Session, inbound: Message, user: User, conversation: Co
     rows = [_part_row(inbound, reply, text, i, len(texts), now) for i, text in enumerate(texts)]
     # an explicit choice made by this turn ("English", "عربي") stands
     remember = not user.language_explicit and has_letters(inbound.body) and user.preferred_language != language
-    context = state.after_reply(conversation.context, reply.awaiting, reply.subject)
+    context = state.after_reply(conversation.context, reply.awaiting, reply.subject,
+                                side_answer=reply.route != "dialog")
     routed = {"language": language, "route": reply.route, "key": reply.route_key,
               "confidence": reply.confidence, "tool": reply.tool_used, "action": reply.action_taken}
     ids = rows_for(session).store(session, rows, routed, inbound.id, conversation.id, context, now,

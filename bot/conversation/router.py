@@ -1,7 +1,8 @@
 """Chooses who answers a turn: small handlers tried in priority order, first answer wins.
 
     media ▸ location ▸ empty ▸ menu ("menu" / "القائمة" from any step) ▸ pending dialog (journey steps:
-    menu numbers, event choice, seats, yes/no confirmations; clarify number, 👍/👎, feedback text) ▸ a question
+    menu numbers, event choice, seats, yes/no confirmations; clarify number, 👍/👎, feedback text) ▸ a bare emoji
+    reaction ▸ a question
     about events answered from the events table (when, price, where, seats, length; what is on a day) ▸ a
     booking or cancelling request naming one event ▸ intent ▸ FAQ ▸ clarify ▸ LLM (with tools) ▸ fallback
 
@@ -19,7 +20,8 @@ from bot.dialog.journeys import handlers as journeys
 def default_handlers() -> list[Handler]:
     """A new list for every turn: a handler may keep what it worked out in `match` for its `handle`."""
     return [media.MediaHandler(), media.LocationHandler(), media.EmptyHandler(), journeys.MenuHandler(),
-            journeys.JourneyDialogHandler(), feedback.PendingDialogHandler(), event_facts.EventFactsHandler(),
+            journeys.JourneyDialogHandler(), feedback.PendingDialogHandler(), media.ReactionHandler(),
+            event_facts.EventFactsHandler(),
             journeys.NamedEventHandler(),
             answers.IntentHandler(), answers.FAQHandler(), answers.ClarifyHandler(), agent.LLMHandler(),
             agent.FallbackHandler()]

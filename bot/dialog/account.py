@@ -32,14 +32,23 @@ def collect_feedback(ctx: TurnContext, intent: Intent, confidence: float) -> Rep
 
 def switch_language(ctx: TurnContext, intent: Intent, confidence: float) -> Reply:
     """"English" / "عربي" pick a language explicitly; it sticks until the user switches again."""
+    return set_language(ctx, target_language(ctx), intent.name, confidence)
+
+
+def asks_for_a_language(ctx: TurnContext) -> bool:
+    """"English", "عربي", "in arabic please": the language intent's patterns."""
+    intent = ctx.knowledge.intents.get("language")
+    return intent is not None and intent.matches_pattern(normalize(ctx.text))
+
+
+def target_language(ctx: TurnContext) -> str:
+    """The language the text asks for (the other one when it does not say)."""
     words = normalize(ctx.text).split()
     if any(stem in w for w in words for stem in ARABIC_STEMS):
-        target = "ar"
-    elif any(stem in w for w in words for stem in ENGLISH_STEMS) or "eng" in words or "en" in words:
-        target = "en"
-    else:
-        target = "en" if ctx.language == "ar" else "ar"
-    return set_language(ctx, target, intent.name, confidence)
+        return "ar"
+    if any(stem in w for w in words for stem in ENGLISH_STEMS) or "eng" in words or "en" in words:
+        return "en"
+    return "en" if ctx.language == "ar" else "ar"
 
 
 def set_language(ctx: TurnContext, target: str, key: str, confidence: float) -> Reply:

@@ -14,7 +14,7 @@ def answer_intent(ctx: TurnContext, name: str, confidence: float) -> Reply:
     intent = ctx.knowledge.intents[name]
     if intent.action:
         return actions.run(intent.action, ctx, intent, confidence)
-    name_part = f" {ctx.user.display_name}" if ctx.user.display_name and name == "greeting" else ""
+    name_part = f" {ctx.user.display_name}" if ctx.user.display_name and name in ("greeting", "how_are_you") else ""
     text = (intent.responses.get(ctx.language) or intent.responses.get("en", "")).format(name=name_part)
     return Reply(text, "intent", ctx.language, route_key=name, confidence=confidence)
 

@@ -42,6 +42,17 @@ class TurnContext:
         return state.live(self.conversation.context, self.settings.dialog_idle_minutes)
 
     @property
+    def resume(self) -> dict | None:
+        """A journey step a side question interrupted, still answerable (bot/dialog/state.py)."""
+        return state.live(self.conversation.context, self.settings.dialog_idle_minutes, key=state.RESUME)
+
+    @property
+    def in_step(self) -> bool:
+        """The user is in the middle of a journey step (or one a question interrupted)."""
+        awaiting = self.awaiting
+        return bool(awaiting and awaiting.get("kind") in state.STEP_KINDS) or self.resume is not None
+
+    @property
     def subject(self) -> int | None:
         """The event the conversation is about (last shown, booked or asked about), while it is recent."""
         return state.live_subject(self.conversation.context, self.settings.dialog_idle_minutes)
@@ -54,9 +65,10 @@ class TurnContext:
 
 # "السلام عليكم، متى يبدأ الحفل؟" / "Hi, when does it start?": the greeting is politeness, the question is the
 # message. A greeting alone still goes to the greeting intent.
-_GREETING = (r"((as+)?salam+u?( ?[3a]l[ae]i?kum)?|hi+|hello+|hey+|good (morning|evening|afternoon)|marhaba|ahlan|"
-             r"السلام عليكم( ورحمة الله| ورحمه الله)?( وبركاته)?|سلام عليكم|مرحبا|مرحبتين|اهلا|أهلا|هلا|صباح الخير|"
-             r"مساء الخير)(\s+(there|all|يا اخي|يا أخي|يا جماعة))?")
+_GREETING = (r"((as+)?salam+u?( ?[3a]l[ae]i?kum)?|hi+|hello+|hey+|good (morning|evening|afternoon)|marhaba|ahlan|hala|"
+             r"السلام عليكم( ورحمة الله| ورحمه الله)?( وبركاته)?|سلام عليكم|مرحبا|مرحبتين|اهلا|أهلا|اهلين|أهلين|"
+             r"(يا )?هلا( والله| وغلا| فيك| بك)?|صباح الخير|صباح النور|مساء الخير|مساء النور)"
+             r"(\s+(there|all|يا اخي|يا أخي|يا جماعة))?")
 _ONLY_GREETING = re.compile(rf"^\s*{_GREETING}[\s,،.!؟?]*$", re.IGNORECASE)
 _GREETING_OPENER = re.compile(rf"^\s*{_GREETING}[\s,،.!؟?:-]+(?=\S)", re.IGNORECASE)
 

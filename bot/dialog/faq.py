@@ -33,7 +33,8 @@ def answer_faq(ctx: TurnContext, key: str, confidence: float) -> Reply:
 
 
 def with_feedback_prompt(ctx: TurnContext, reply: Reply, interaction_id: int) -> Reply:
-    prompted = bool(ctx.settings.feedback_prompt)
+    # In the middle of a step a rating prompt would compete with the step's own answers ("1", "yes"): none then.
+    prompted = bool(ctx.settings.feedback_prompt) and not ctx.in_step
     # Unprompted, only 👍/👎 count as a rating: a plain "ok" or "2" is then an ordinary message.
     awaiting = state.stamped({"kind": "feedback", "interaction_id": interaction_id, "prompted": prompted,
                               "faq_key": reply.route_key if reply.route == "faq" else None})

@@ -1,5 +1,7 @@
-"""Turns without text: photos and files, shared locations, empty messages."""
+"""Turns without words: photos and files, shared locations, empty messages, and bare emoji reactions."""
 from __future__ import annotations
+
+import unicodedata
 
 from bot.dialog.context import Reply, TurnContext
 from bot.i18n import catalog
@@ -33,3 +35,31 @@ class EmptyHandler:
 
     def handle(self, ctx: TurnContext) -> Reply:
         return Reply(catalog.say_both("empty_message", ctx.language), "empty", ctx.language)
+
+
+POSITIVE_EMOJI = frozenset("👍❤♥😂🤣😊😍🥰🙏👏💯🔥✅😀😃😄😁🤩💖💕😘☺🌹👌")
+NEGATIVE_EMOJI = frozenset("👎😞😡😠😢😭💔😔🙁☹")
+
+
+def reaction(text: str) -> str | None:
+    """"positive", "negative" or "other" for a message made only of emoji and symbols (no letters or digits);
+    None for anything else."""
+    signs = [ch for ch in text if not ch.isspace()]
+    if not signs or any(unicodedata.category(ch)[0] in "LN" for ch in signs):
+        return None
+    if not any(unicodedata.category(ch) == "So" for ch in signs):
+        return None  # punctuation only ("?", "...") is not a reaction
+    if any(ch in NEGATIVE_EMOJI for ch in signs):
+        return "negative"
+    return "positive" if any(ch in POSITIVE_EMOJI for ch in signs) else "other"
+
+
+class ReactionHandler:
+    """❤️, 😂, 👍 outside a feedback prompt: a short friendly answer, never an LLM call."""
+
+    def match(self, ctx: TurnContext) -> bool:
+        return reaction(ctx.text) is not None
+
+    def handle(self, ctx: TurnContext) -> Reply:
+        kind = reaction(ctx.text)
+        return Reply(catalog.say(f"reaction_{kind}", ctx.language), "reaction", ctx.language, route_key=kind)

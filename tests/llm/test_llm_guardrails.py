@@ -306,9 +306,10 @@ def test_faq_answer_asks_for_feedback_and_thumbs_up_is_recorded(rated, twilio, l
     assert (faq.helpful_count, faq.not_helpful_count, faq.view_count) == (1, 0, 1)
 
     again = say(rated, twilio, phone, "👍")
-    assert again.reply.route == "llm", "the question was answered: a second 👍 is an ordinary message"
+    # the question was answered: a second 👍 is an ordinary reaction (a short answer, never the LLM)
+    assert again.reply.route == "reaction"
     assert faq_row(rated, "tickets_price").helpful_count == 1
-    assert [i.feedback for i in interactions(rated)] == [1, None]
+    assert [i.feedback for i in interactions(rated)] == [1], "rated once; the reaction asked no model"
 
 
 def test_llm_answer_asks_for_feedback_and_thumbs_down_is_recorded(rated, twilio, llm):
@@ -351,11 +352,11 @@ def test_feedback_tokens(rated, twilio, llm, token, question, value, language):
 
 def test_feedback_token_without_an_answer_awaiting_is_routed_normally(rated, twilio, llm):
     fresh = say(rated, twilio, "+967712100063", "👍")
-    assert fresh.reply.route == "llm" and fresh.body.startswith("FAKE-LLM: 👍")
+    assert (fresh.reply.route, fresh.body) == ("reaction", catalog.say("reaction_positive", "en"))
     after_intent = "+967712100064"
     say(rated, twilio, after_intent, "hi")
     turn = say(rated, twilio, after_intent, "👎")
-    assert turn.reply.route == "llm"
+    assert turn.reply.route == "reaction" and llm.requests == []
     assert all(i.feedback is None for i in interactions(rated))
     assert query(rated, select(FAQ).where((FAQ.helpful_count > 0) | (FAQ.not_helpful_count > 0))) == []
 
@@ -379,7 +380,7 @@ def test_feedback_request_expires_after_30_minutes(rated, twilio, llm):
     execute(rated, update(Conversation).where(Conversation.id == row.id)
             .values(context={**row.context, "awaiting": awaiting}))
     turn = say(rated, twilio, phone, "👍")
-    assert turn.reply.route == "llm"
+    assert turn.reply.route == "reaction"
     assert faq_row(rated, "tickets_price").helpful_count == 0
 
 

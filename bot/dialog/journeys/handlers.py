@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Callable
 
 from bot.dialog.context import Reply, TurnContext
-from bot.dialog.journeys import booking, browse, menu, tickets
+from bot.dialog.journeys import booking, browse, menu, recovery, tickets
 from bot.dialog.journeys.common import BOOKING_STEMS, CANCEL_STEMS, is_booking, is_cancelling
 from bot.events import service as events
 from bot.nlu.normalize import normalize
@@ -92,12 +92,19 @@ class NamedEventHandler:
 
 
 class JourneyDialogHandler:
-    """The answer to the step the conversation is in (a number, yes/no, "more", an event's name)."""
+    """The answer to the step the conversation is in (a number, yes/no, "more", an event's name), or to the step a
+    question interrupted; when the answer does not fit, the step recovers (bot/dialog/journeys/recovery.py)."""
 
     def match(self, ctx: TurnContext) -> bool:
-        awaiting = ctx.awaiting
-        return bool(awaiting) and awaiting.get("kind") in STEPS
+        return self._step(ctx) is not None
 
     def handle(self, ctx: TurnContext) -> Reply | None:
-        awaiting = ctx.awaiting
-        return STEPS[awaiting["kind"]](ctx, awaiting)
+        state = self._step(ctx)
+        return STEPS[state["kind"]](ctx, state) or recovery.recover(ctx, state)
+
+    @staticmethod
+    def _step(ctx: TurnContext) -> dict | None:
+        for state in (ctx.awaiting, ctx.resume):
+            if state and state.get("kind") in STEPS:
+                return state
+        return None
