@@ -62,10 +62,11 @@ def whole_number(value: object) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    cleaned = str(value).strip().translate(DIGITS)
+    # the Arabic thousands separator (٬) is a comma: "٣٬٠٠٠" is 3000 (it is not ASCII, so it goes first)
+    cleaned = str(value).strip().translate(DIGITS).replace("\u066c", ",")
     if not cleaned.isascii() or not WHOLE_NUMBER.match(cleaned):
         raise ValueError("not a whole number")
-    return int(cleaned.replace(",", "").replace("\u066c", ""))
+    return int(cleaned.replace(",", ""))
 
 
 def price_yer(value: object) -> int:

@@ -33,7 +33,10 @@ def address(event: Event, language: str) -> str:
 
 
 def venue_line(event: Event, language: str) -> str:
-    parts = [p for p in (event.venue(language), address(event, language)) if p]
+    """The venue and street address; in Arabic the Arabic venue alone when there is one (the address field is
+    usually Latin script and would repeat it in English)."""
+    street = "" if language == "ar" and event.venue_ar else address(event, language)
+    parts = [p for p in (event.venue(language), street) if p]
     return "، ".join(parts) if language == "ar" else ", ".join(parts)
 
 

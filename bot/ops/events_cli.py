@@ -56,7 +56,7 @@ def list_line(event: Event) -> tuple[str, ...]:
     local = as_utc(event.starts_at).astimezone(localize.zone(event.timezone))
     price = f"{event.price_yer:,} YER" if event.price_yer else "free"
     return (event.code, local.strftime("%Y-%m-%d %H:%M %Z"), price, f"{event.seats_taken}/{event.capacity}",
-            event.status, event.title_en[:40])
+            event.status, event.title_en)
 
 
 @events_cli.command("list")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.sql import as_utc
-from models import Conversation, Message, MessageAttachment, User
+from models import Conversation, Event, Message, MessageAttachment, Registration, User
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -33,10 +33,22 @@ def export_user(session: Session, user: User) -> dict:
                  "name_en": user.name_en, "name_ar": user.name_ar, "preferred_language": user.preferred_language,
                  "role": user.role, "status": user.status, "created_at": _iso(user.created_at),
                  "last_inbound_at": _iso(user.last_inbound_at)},
+        "registrations": _registrations(session, user),
+        "handoff_requests": [{"conversation_id": c.id, "requested_at": (c.context or {})["handoff_requested_at"]}
+                             for c in conversations if (c.context or {}).get("handoff_requested_at")],
         "conversations": [{"id": c.id, "status": c.status, "channel": c.channel, "started_at": _iso(c.started_at),
                            "last_message_at": _iso(c.last_message_at), "message_count": c.message_count,
                            "messages": by_conversation[c.id]} for c in conversations],
     }
+
+
+def _registrations(session: Session, user: User) -> list[dict]:
+    """The user's tickets, every status, with their event's code."""
+    rows = session.execute(select(Registration, Event.code).join(Event, Event.id == Registration.event_id)
+                           .where(Registration.user_id == user.id).order_by(Registration.id)).all()
+    return [{"event_code": code, "ticket_code": r.ticket_code, "seats": r.seats, "status": r.status,
+             "source": r.source, "created_at": _iso(r.created_at), "cancelled_at": _iso(r.cancelled_at),
+             "reminder_status": r.reminder_status} for r, code in rows]
 
 
 def _message(m: Message, attachments: list[dict]) -> dict:

@@ -29,7 +29,8 @@ WORDS = {
 }
 LANGUAGES = pytest.mark.parametrize("lang", ["en", "ar"])
 # The Jazz Night's venue and street as the details show them (the Latin street isolated inside Arabic)
-JAZZ_VENUE = {"en": "Aden Cultural Centre, Crater, Aden", "ar": f"مركز عدن الثقافي، {FSI}Crater, Aden{PDI}"}
+# in Arabic the Arabic venue alone: the Latin address would repeat it in English
+JAZZ_VENUE = {"en": "Aden Cultural Centre, Crater, Aden", "ar": "مركز عدن الثقافي"}
 # language, free text naming one of the user's two tickets
 CANCEL_BY_NAME = [("en", "cancel my oud concert ticket"), ("ar", "الغي تذكرتي في حفلة العود")]
 
@@ -92,7 +93,8 @@ def line(n: int, e: Event, lang: str) -> str:
 
 
 def events_page(app, lang: str, codes: list[str], first: int, total: int, more: bool) -> str:
-    lines = "\n".join(line(i, event(app, c), lang) for i, c in enumerate(codes, start=1))
+    # numbered as the header counts them: the second page of two goes on with 3)
+    lines = "\n".join(line(i, event(app, c), lang) for i, c in enumerate(codes, start=first))
     return catalog.say("events_list", lang, first=localize.number(first, lang),
                        last=localize.number(first + len(codes) - 1, lang), total=localize.number(total, lang),
                        lines=lines, more=catalog.say("events_more_hint", lang) if more else "")

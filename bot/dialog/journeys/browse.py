@@ -32,7 +32,8 @@ def show_events(ctx: TurnContext, offset: int = 0, route: str = "dialog", confid
     if offset >= total:
         return step(ctx, say(ctx, "events_no_more"), "events_no_more", None)
     page = events.upcoming(ctx.session, limit=size, offset=offset)
-    lines = "\n".join(views.event_line(i, e, ctx.language) for i, e in enumerate(page, start=1))
+    # numbered as the header counts them ("3–4 of 4" goes on with 3), and answerable by those numbers
+    lines = "\n".join(views.event_line(i, e, ctx.language) for i, e in enumerate(page, start=offset + 1))
     more = say(ctx, "events_more_hint") if offset + len(page) < total else ""
     text = say(ctx, "events_list", first=localize.number(offset + 1, ctx.language),
                last=localize.number(offset + len(page), ctx.language), total=localize.number(total, ctx.language),
@@ -56,9 +57,9 @@ def events_choice(ctx: TurnContext, state: dict) -> Reply | None:
         if following >= events.count_upcoming(ctx.session):  # the list shown stays answerable
             return step(ctx, say(ctx, "events_no_more"), "events_no_more", unstamped(state))
         return show_events(ctx, following)
-    number = option_number(ctx.text, len(state["ids"]))
-    if number is not None:
-        event = ctx.session.get(Event, state["ids"][number - 1])
+    index = listed_index(ctx.text, state)
+    if index is not None:
+        event = ctx.session.get(Event, state["ids"][index])
         return show_event(ctx, event, state["offset"]) if event else None
     named = events.find_events(ctx.session, ctx.text)
     if len(named) == 1:
@@ -66,6 +67,17 @@ def events_choice(ctx: TurnContext, state: dict) -> Reply | None:
             return booking.ask_seats_or_confirm(ctx, named[0], parse_seats(ctx.text), "text")
         return show_event(ctx, named[0], state["offset"])
     return None
+
+
+def listed_index(text: str, state: dict) -> int | None:
+    """Which of a page's events a number picks: the number shown beside it (3 on the page "3–4 of 4"), or its
+    place on the page (1 for the first) when that number is not one shown."""
+    offset, count = state.get("offset", 0), len(state["ids"])
+    number = option_number(text, offset + count)
+    if number is not None and number > offset:
+        return number - offset - 1
+    number = option_number(text, count)
+    return None if number is None else number - 1
 
 
 def show_event(ctx: TurnContext, event: Event, offset: int = 0) -> Reply:

@@ -32,7 +32,9 @@ def recover(ctx: TurnContext, state: dict) -> Reply | None:
     if words.isdigit():
         count = options(ctx, state)
         if count:
-            text = say(ctx, "step_out_of_range", first=number_text(ctx, 1), last=number_text(ctx, count))
+            first = state.get("offset", 0) + 1 if state["kind"] == "events" else 1  # a page's own numbers
+            text = say(ctx, "step_out_of_range", first=number_text(ctx, first),
+                       last=number_text(ctx, first + count - 1))
             return step(ctx, text, "out_of_range", unstamped(state))
     return None
 
