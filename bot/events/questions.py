@@ -11,16 +11,20 @@ from datetime import date, timedelta
 
 from bot.nlu.normalize import light_stems, normalize, strip_arabic_prefix
 
-# the fact -> words (one token) and phrases (several tokens) that ask for it
+# the fact -> words (one token) and phrases (several tokens) that ask for it; common misspellings of the
+# question words too, as people type them on a phone keyboard
 ASPECT_WORDS: dict[str, tuple[str, ...]] = {
-    "when": ("when", "time", "start", "starts", "starting", "begin", "begins", "date", "timing", "o'clock",
+    "when": ("when", "time", "start", "starts", "starting", "begin", "begins", "date", "timing", "o'clock", "whn",
+             "wehn", "whens", "tiem", "strat", "satrt",
              "متى", "امتى", "ايمتى", "متا", "وقت", "الوقت", "موعد", "ميعاد", "تاريخ", "يبدا", "تبدا", "يبتدي",
              "تبتدي", "الساعه", "ساعه", "emta", "imta", "amta", "mata", "meta", "wa2t", "wakt", "waqt"),
-    "price": ("price", "prices", "cost", "costs", "fee", "fees", "charge", "pay", "free", "paid", "entry",
+    "price": ("price", "prices", "cost", "costs", "fee", "fees", "charge", "pay", "free", "paid", "entry", "prise",
+              "pirce", "cots", "fre",
               "entrance", "rial", "rials", "yer", "بكم", "سعر", "السعر", "اسعار", "تكلفه", "رسوم", "قيمه", "مجاني",
               "مجانا", "ببلاش", "بلاش", "فلوس", "ادفع", "الدخول", "دخول", "bkam", "bikam", "se3r", "si3r",
               "s3r", "majani", "mjani"),
-    "where": ("where", "venue", "location", "address", "place", "map", "directions", "located", "held",
+    "where": ("where", "venue", "location", "address", "place", "map", "directions", "located", "held", "wher",
+              "whre", "adress", "addres", "locaton", "venu",
               "وين", "فين", "اين", "مكان", "المكان", "موقع", "الموقع", "عنوان", "العنوان", "لوكيشن", "اللوكيشن",
               "wein", "wain", "wen", "fein", "fen", "feen", "makan", "mawqe3"),
     # not "seat(s)" alone: "book 2 seats" is a booking, not a question about what is left
@@ -33,7 +37,8 @@ ASPECT_WORDS: dict[str, tuple[str, ...]] = {
 ASPECT_PHRASES: dict[str, tuple[str, ...]] = {
     "when": ("what time", "which day", "what day", "كم الساعه", "اي ساعه", "اي يوم", "في اي يوم", "ايش الساعه",
              "وش الساعه"),
-    "price": ("how much", "كم سعر", "كم السعر", "كم التذكره", "كم الدخول", "كم تكلفه", "kam se3r", "kam si3r"),
+    "price": ("how much", "hw much", "how mch", "howmuch", "كم سعر", "كم السعر", "كم التذكره", "كم الدخول", "كم تكلفه",
+              "kam se3r", "kam si3r"),
     "seats": ("how many seats", "how many places", "sold out", "كم مقعد", "كم مكان", "كم باقي"),
     "details": ("tell me about", "more about", "احكي لي عن", "قل لي عن", "عطني تفاصيل"),
     "duration": ("how long", "what time does it end", "when does it end", "كم مده", "كم ساعه", "متى يخلص",

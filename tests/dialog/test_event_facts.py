@@ -134,3 +134,15 @@ def test_whats_on_a_day_lists_that_days_events(grounded, lang, text):
 @pytest.mark.parametrize("text", ["when do doors open?", "can I bring my kids?", "هل يوجد موقف سيارات"])
 def test_general_questions_are_left_to_the_faq_and_intents(grounded, text):
     assert Chat(grounded, "+967713300007").say(text).route[0] != "facts"
+
+
+@pytest.mark.parametrize("text, code, aspect, lang", [
+    ("how much is the family day", "DEMO-FAMILY-DAY", "price", "en"),
+    ("where is the oud concert?", "DEMO-OUD-JAZZ", "where", "en"),
+    ("متى ورشة البايثون", "DEMO-PY-WORKSHOP", "when", "ar"),
+])
+def test_the_demo_datas_own_events_are_answered_from_the_table(make_app, text, code, aspect, lang):
+    app = make_app(openai_api_key=None)
+    assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
+    said = Chat(app, "+967713300009").say(text)
+    assert said.route[0] == "facts" and expected_fact(event(app, code), aspect, lang) in said.body
