@@ -26,6 +26,8 @@ def store_reply(session: Session, inbound: Message, user: User, conversation: Co
     texts = split_message(reply.text)
     now = utcnow()
     rows = [_part_row(inbound, reply, text, i, len(texts), now) for i, text in enumerate(texts)]
+    if reply.awaiting:  # a reply to this message later ("2" to an older list) answers the step it asked
+        rows[0]["metadata"] = {**(rows[0]["metadata"] or {}), "state": reply.awaiting}
     # an explicit choice made by this turn ("English", "عربي") stands
     remember = not user.language_explicit and has_letters(inbound.body) and user.preferred_language != language
     context = state.after_reply(conversation.context, reply.awaiting, reply.subject,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.dialog import state
@@ -38,8 +39,21 @@ class TurnContext:
 
     @property
     def awaiting(self) -> dict | None:
-        """The dialog state the conversation is in, unless it has expired (bot/dialog/state.py)."""
+        """The dialog state the conversation is in, unless it has expired (bot/dialog/state.py); for a reply to
+        one of the bot's messages (WhatsApp's "reply"), the step that message asked."""
+        replied = self.replied_to
+        if replied is not None and (replied.meta or {}).get("state"):
+            return state.stamped(replied.meta["state"])
         return state.live(self.conversation.context, self.settings.dialog_idle_minutes)
+
+    @cached_property
+    def replied_to(self) -> Message | None:
+        """The bot's message this turn replies to (`OriginalRepliedMessageSid`), if it is this user's."""
+        sid = (self.message.meta or {}).get("OriginalRepliedMessageSid")
+        if not sid:
+            return None
+        return self.session.scalars(select(Message).where(Message.twilio_sid == sid, Message.user_id == self.user.id,
+                                                          Message.direction == "outbound")).first()
 
     @property
     def resume(self) -> dict | None:

@@ -52,12 +52,31 @@ class PendingDialogHandler:
         value = feedback_value(ctx.text, words_count=awaiting.get("prompted", True))
         if value is None:
             return None
-        ctx.session.execute(update(AIInteraction).where(AIInteraction.id == awaiting["interaction_id"])
-                            .values(feedback=value, feedback_at=utcnow()))
-        if awaiting.get("faq_key"):
-            counter = FAQ.helpful_count if value > 0 else FAQ.not_helpful_count
-            ctx.session.execute(update(FAQ).where(FAQ.key == awaiting["faq_key"]).values({counter: counter + 1}))
-        log.info("feedback recorded interaction_id=%s value=%d", awaiting["interaction_id"], value)
-        key = "feedback_thanks" if value > 0 else "feedback_sorry"
-        return Reply(catalog.say(key, ctx.language), "feedback", ctx.language,
-                     meta={"feedback": value, "interaction_id": awaiting["interaction_id"]})
+        return rate(ctx, awaiting["interaction_id"], awaiting.get("faq_key"), value)
+
+
+def rate(ctx: TurnContext, interaction_id: int, faq_key: str | None, value: int) -> Reply:
+    """Records 👍 (+1) or 👎 (-1) on an answer's interaction (and its FAQ entry's counters) and thanks the user."""
+    ctx.session.execute(update(AIInteraction).where(AIInteraction.id == interaction_id)
+                        .values(feedback=value, feedback_at=utcnow()))
+    if faq_key:
+        counter = FAQ.helpful_count if value > 0 else FAQ.not_helpful_count
+        ctx.session.execute(update(FAQ).where(FAQ.key == faq_key).values({counter: counter + 1}))
+    log.info("feedback recorded interaction_id=%s value=%d", interaction_id, value)
+    key = "feedback_thanks" if value > 0 else "feedback_sorry"
+    return Reply(catalog.say(key, ctx.language), "feedback", ctx.language,
+                 meta={"feedback": value, "interaction_id": interaction_id})
+
+
+class AnswerReactionHandler:
+    """A WhatsApp reaction (or a reply) of 👍 / 👎 to one of the bot's answers is feedback on that answer."""
+
+    def match(self, ctx: TurnContext) -> bool:
+        replied = ctx.replied_to
+        return (replied is not None and bool((replied.meta or {}).get("interaction_id"))
+                and feedback_value(ctx.text, words_count=False) is not None)
+
+    def handle(self, ctx: TurnContext) -> Reply:
+        replied = ctx.replied_to
+        faq_key = replied.route_key if replied.route == "faq" else None
+        return rate(ctx, replied.meta["interaction_id"], faq_key, feedback_value(ctx.text, words_count=False))

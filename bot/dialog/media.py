@@ -13,10 +13,26 @@ class MediaHandler:
 
     def handle(self, ctx: TurnContext) -> Reply:
         media = next(a for a in ctx.attachments if a.kind == "media")
-        kind = (media.content_type or "media").split("/")[0]
-        kind = "document" if kind == "application" else kind
+        kind = media_kind(ctx.message.message_type, media.content_type)
+        honest = {"sticker": "sticker_received", "audio": "voice_note_received", "contact": "contact_received"}
+        if kind in honest:  # what the bot can say about it, in both languages (no words to tell which)
+            return Reply(catalog.say_both(honest[kind], ctx.language), "media", ctx.language, route_key=kind)
         names = catalog.MEDIA_KINDS.get(kind, catalog.MEDIA_KINDS["media"])
-        return Reply(catalog.say_both("media_received", ctx.language, kind=names), "media", ctx.language)
+        return Reply(catalog.say_both("media_received", ctx.language, kind=names), "media", ctx.language,
+                     route_key=kind)
+
+
+def media_kind(message_type: str | None, content_type: str | None) -> str:
+    """image, video, audio (voice notes), document, sticker or contact: WhatsApp sends stickers as image/webp
+    and contact cards as text/vcard (Twilio's MessageType says so too)."""
+    declared = (message_type or "").lower()
+    content = (content_type or "").split(";")[0].strip().lower()
+    if declared == "sticker" or content == "image/webp":
+        return "sticker"
+    if declared == "contacts" or content in ("text/vcard", "text/x-vcard"):
+        return "contact"
+    kind = content.split("/")[0] or "media"
+    return "document" if kind in ("application", "text") else kind
 
 
 class LocationHandler:

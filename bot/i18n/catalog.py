@@ -31,7 +31,7 @@ def load_catalogs(directory: Path = LOCALES_DIR) -> dict[str, dict[str, str]]:
 
 MESSAGES = load_catalogs()
 MEDIA_KINDS = {kind: MESSAGES[f"media_kind_{kind}"]
-               for kind in ("image", "video", "audio", "document", "sticker", "media")}
+               for kind in ("image", "video", "audio", "document", "sticker", "contact", "media")}
 
 
 def say(key: str, language: str, **values) -> str:

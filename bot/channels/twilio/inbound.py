@@ -11,9 +11,12 @@ from bot.core.phones import to_e164
 
 log = logging.getLogger(__name__)
 
-KEPT_FIELDS = ("ButtonText", "ButtonPayload", "OriginalRepliedMessageSid", "ReferralSourceUrl",
-               "ReferralHeadline", "ReferralBody", "ReferralSourceType", "ReferralSourceId", "ReferralCtwaClid",
-               "NumSegments", "Forwarded", "FrequentlyForwarded")
+# what the turn keeps of Twilio's form beyond the text: quick-reply buttons and list replies (routed by their
+# payload), the replied-to message, ads referrals, and the channel's identifiers
+KEPT_FIELDS = ("ButtonText", "ButtonPayload", "ListId", "ListTitle", "OriginalRepliedMessageSid",
+               "OriginalRepliedMessageSender", "ReferralSourceUrl", "ReferralHeadline", "ReferralBody",
+               "ReferralSourceType", "ReferralSourceId", "ReferralCtwaClid", "NumSegments", "Forwarded",
+               "FrequentlyForwarded", "ChannelMetadata", "MessagingServiceSid", "ExternalUserId")
 
 
 def clean_text(value: str | None) -> str:
