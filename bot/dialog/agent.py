@@ -58,7 +58,7 @@ class LLMHandler:
         earlier = history(ctx.session, ctx.message, ctx.settings.llm_history_turns)
         prompt = build_prompt(ctx.session, ctx.language, earlier, user_turn(ctx), facts(ctx),
                               ctx.settings.llm_prompt_token_budget,
-                              events=upcoming_lines(ctx.session, ctx.language, UPCOMING))
+                              events=upcoming_lines(ctx.session, ctx.language, UPCOMING, ctx.text))
         answer = ctx.assistant.ask(ctx.session, ctx.message, prompt, ctx.language, tools=event_tools(ctx))
         if answer is None:
             return None

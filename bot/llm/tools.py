@@ -127,10 +127,19 @@ def ticket_facts(ticket: Registration, event: Event, language: str) -> dict:
             "status": ticket.status}
 
 
-def upcoming_lines(session: Session, language: str, limit: int) -> list[str]:
-    """The next events, one line each, for the system prompt: code | titles | Aden time | price | seats left."""
-    return [f"- {e.code} | {e.title_en} / {e.title_ar} | {localize.when(e.starts_at, language, e.timezone)} | "
-            f"{e.price_yer} YER | {e.seats_left}" for e in services.upcoming(session, limit=limit)]
+def upcoming_lines(session: Session, language: str, limit: int, text: str = "") -> list[str]:
+    """The events the question names first, then the next ones, one line each, for the system prompt:
+    code | titles | Aden time (and end) | price | seats left | venue."""
+    named = services.find_events(session, text)[:3] if text else []
+    listed = list({e.id: e for e in (*named, *services.upcoming(session, limit=limit))}.values())
+    return [_event_line(e, language) for e in listed]
+
+
+def _event_line(e: Event, language: str) -> str:
+    ends = f" – {localize.clock(e.ends_at, language, e.timezone)}" if e.ends_at else ""
+    venue = e.venue(language) or ""
+    return (f"- {e.code} | {e.title_en} / {e.title_ar} | {localize.when(e.starts_at, language, e.timezone)}{ends} | "
+            f"{e.price_yer} YER | {e.seats_left} | {venue}")
 
 
 class EventTools:
