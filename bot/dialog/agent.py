@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from bot.dialog import state
+from bot.dialog.answers import option_label
 from bot.dialog.context import Reply, TurnContext
 from bot.dialog.faq import with_feedback_prompt
 from bot.dialog.journeys import booking, tickets
 from bot.events.requests import BookingChange, BookingRequest
-from bot.i18n import catalog
+from bot.i18n import catalog, localize
 from bot.llm.assistant import Answer
 from bot.llm.history import history
 from bot.llm.prompting import Prompt, build_prompt
@@ -18,6 +20,7 @@ from models import Event, Registration
 
 FACTS = 3
 UPCOMING = 5  # events given as facts; the model calls list_events for more
+CLOSEST = 3  # topics offered when there is no LLM to answer
 
 
 def user_turn(ctx: TurnContext) -> dict:
@@ -87,8 +90,23 @@ def confirmation(ctx: TurnContext, answer: Answer, prompt: Prompt, usage: dict) 
 
 
 class FallbackHandler:
+    """The last word. Without an LLM configured it is an honest, useful answer in the user's language — what
+    the bot knows, the closest topics as numbered options, the person option; when the LLM is configured but
+    could not answer (an outage, the budget), a short apology in both languages."""
+
     def match(self, ctx: TurnContext) -> bool:
         return True
 
     def handle(self, ctx: TurnContext) -> Reply:
-        return Reply(catalog.say_both("fallback", ctx.language), "fallback", ctx.language)
+        if ctx.assistant.llm is not None:
+            return Reply(catalog.say_both("fallback", ctx.language), "fallback", ctx.language)
+        options = [c for c in ctx.decision.candidates if c.kind == "faq"][:CLOSEST]
+        if not options:
+            return Reply(catalog.say("fallback_no_llm", ctx.language, options=""), "fallback", ctx.language)
+        lines = "\n".join(f"{localize.number(i, ctx.language)}) {option_label(ctx, c)}"
+                          for i, c in enumerate(options, start=1))
+        awaiting = state.stamped({"kind": "clarify", "options": [{"key": c.key, "kind": c.kind, "score": c.score}
+                                                                 for c in options]})
+        text = catalog.say("fallback_no_llm", ctx.language,
+                           options=catalog.say("fallback_closest", ctx.language, lines=lines))
+        return Reply(text, "fallback", ctx.language, route_key=ctx.decision.key, awaiting=awaiting)

@@ -11,6 +11,7 @@ from bot.i18n import catalog
 from models import Message
 from tests.conftest import load_payload
 from tests.dialog.answers import FAQ_ROWS, answer, clarify_body, expected_intent_reply, faq_row
+from tests.dialog.conftest import import_faq
 from tests.dialog.seam import Chat, deliver
 
 # --- clarifying questions --------------------------------------------------------------------------------
@@ -115,3 +116,17 @@ def test_every_reply_records_its_route_and_faq_replies_their_key_and_confidence(
         if m.route in ("intent", "clarify"):
             assert m.route_key is not None and m.confidence is not None
     assert {m.route for m in inbound} == {m.route for m in outbound}, "the inbound turn records what answered it"
+
+
+@pytest.mark.parametrize("lang, text", [("en", "can I pay for my ticket with a card at the door on arrival"),
+                                        ("ar", "ممكن ادفع ثمن التذكرة بالبطاقة عند الباب")])
+def test_without_an_llm_the_fallback_offers_the_closest_topics_and_a_number_answers(make_app, lang, text):
+    app = make_app(openai_api_key=None, match_high=2.0, match_low=2.0)  # nothing answers by itself
+    import_faq(app)
+    chat = Chat(app, "+967711999001")
+    offered = chat.say(text)
+    assert offered.route[0] == "fallback" and offered.stored.language == lang
+    assert offered.body.startswith(catalog.MESSAGES["fallback_no_llm"][lang].split("{")[0])
+    assert offered.awaiting["kind"] == "clarify" and offered.awaiting["options"]
+    picked = chat.say("1")
+    assert picked.route[0] == "faq" and picked.route[1] == offered.awaiting["options"][0]["key"]
