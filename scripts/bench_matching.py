@@ -6,17 +6,21 @@
     .venv/bin/python scripts/bench_matching.py --fit-temperature   # also re-run the CV calibration
     .venv/bin/python scripts/bench_matching.py --cv-pair-weight 0,0.5,0.7,1,1.5   # only the pair-weight CV
 
+Every catalogue is the production one unless a row says otherwise: ``production_knowledge`` builds
+``Knowledge(load_intents(), faqs, high, low)`` with the FAQ entries in the order and shape ``faq_snapshot``
+gives them (by key, keywords included), as ``flask --app app faq match`` does after ``faq import``.
+
 Measures (see docs/matching.md):
-* events FAQ: ``Knowledge(intents=[], faqs=events_faq.csv, high, low)`` with high/low from the
-  ``Settings()`` defaults and the default evidence gates. On events_faq_dev.csv: top-1 accuracy of
-  ``Decision.key`` (whatever the route) by language, then what the router does: in-scope rows answered
-  (route faq/intent) and how many of those are right, clarified, sent to the LLM; out-of-scope rows
-  answered. Repeated with the built-in intents loaded too (the production catalogue), where an intent that
-  carries out what an FAQ entry describes counts as right for it (``INTENT_EQUIVALENTS``: human for
-  contact_human, register_event for tickets_buy, cancel_ticket for cancel_registration);
-* Banking77/ArBanking77: top-1 accuracy on dev by language with faq_train loaded;
-* latency of one ``decide`` call (rank + evidence) with the 77 Banking77 entries and with 10,000 synthetic
-  entries, and fit times.
+* events FAQ + built-in intents, high/low from the ``Settings()`` defaults and the default gates. On
+  events_faq_dev.csv: top-1 accuracy of ``Decision.key`` (whatever the route) by language, then what the
+  router does: in-scope rows answered (route faq/intent) and how many of those are right, clarified, sent to
+  the LLM; out-of-scope rows answered. An intent that carries out what an FAQ entry describes counts as right
+  for it (``INTENT_EQUIVALENTS``: human for contact_human, register_event for tickets_buy, cancel_ticket for
+  cancel_registration). The off-topic set (scripts/bench/data/off_topic.csv, written for this bench) is
+  routed by the same catalogue. Ablations: the FAQ alone, without the background class, without the gates;
+* Banking77/ArBanking77 + built-in intents: top-1 of ``Decision.key`` on dev by language;
+* the mode the matcher ran in (linear / centroid), its memory, fit times, and the latency of one ``decide``
+  call (rank + evidence) with Banking77 + intents and with 10,000 synthetic entries + intents.
 """
 from __future__ import annotations
 
@@ -33,6 +37,8 @@ from bench.matching_report import print_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project's packages, wherever this runs from
 
+from bench.lexicon_ablation import ablation  # imports bot.nlu: after the path above
+
 from bot.core.settings import Settings
 from bot.nlu.entries import Entry, load_queries
 from bot.nlu.faq_files import FAQRow, read_faq_file
@@ -43,6 +49,8 @@ from bot.nlu.normalize import detect_language
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EVAL = ROOT.parent / "shared" / "eval"
+DEFAULT_OFF_TOPIC = ROOT / "scripts" / "bench" / "data" / "off_topic.csv"
+DEFAULT_FRESH = ROOT / "scripts" / "bench" / "data" / "events_fresh.csv"
 ANSWER_ROUTES = ("faq", "intent")
 # With the built-in intents loaded, an intent that does what the FAQ entry describes is the same request:
 # "human" hands over as contact_human says; "register_event" starts the booking tickets_buy explains ("I want to
@@ -54,6 +62,19 @@ INTENT_EQUIVALENTS = {"contact_human": {"human"}, "tickets_buy": {"register_even
 def faq_entries(path: Path, include_keywords: bool = True) -> list[FAQEntry]:
     """The FAQ file as the bot loads it after an import (bot.faq_io), as Knowledge's FAQEntry snapshots."""
     return [to_entry(row, include_keywords) for row in read_faq_file(path)]
+
+
+def production_knowledge(faqs: list[FAQEntry], high: float, low: float, **options) -> Knowledge:
+    """The catalogue ``faq match`` loads (bot/ops/faq_cli.py): the built-in intents and the FAQ entries as
+    ``faq_snapshot`` returns them after an import (ordered by key, keywords included)."""
+    return Knowledge(load_intents(), sorted(faqs, key=lambda f: f.key), high, low, **options)
+
+
+def model_report(knowledge: Knowledge, fit_s: float) -> dict:
+    """Mode, size and fit time of a fitted catalogue."""
+    matcher = knowledge.matcher
+    return {"mode": matcher.mode, "entries": len(matcher.keys), "memory_mb": round(matcher.memory_bytes() / 1e6, 1),
+            "fit_s": round(fit_s, 2)}
 
 
 def to_entry(row: FAQRow, include_keywords: bool = True) -> FAQEntry:
@@ -116,15 +137,19 @@ def routing(preds: list[dict], high: float, gates: Gates) -> dict:
     }
 
 
-def events_report(faqs: list[FAQEntry], intents: list, rows: list[dict], high: float, low: float,
-                  equivalents: dict | None = None, gates: Gates | None = None) -> dict:
+def events_report(faqs: list[FAQEntry], intents: list | None, rows: list[dict], high: float, low: float,
+                  equivalents: dict | None = None, **options) -> dict:
+    """Routing of ``rows`` by the events catalogue: with the built-in intents (``intents`` None: the
+    production catalogue) or only ``intents``; ``options`` go to Knowledge (gates, background)."""
     t = time.perf_counter()
-    knowledge = Knowledge(intents=intents, faqs=faqs, high=high, low=low, gates=gates)
-    gates = knowledge.gates
+    if intents is None:
+        knowledge = production_knowledge(faqs, high, low, **options)
+    else:
+        knowledge = Knowledge(intents=intents, faqs=faqs, high=high, low=low, **options)
     fit_s = time.perf_counter() - t
     preds = decisions(knowledge, rows, equivalents)
-    return {"entries": len(faqs) + len(intents), "fit_s": fit_s, "accuracy": accuracy(preds),
-            "routing": routing(preds, high, gates),
+    return {"entries": len(faqs) + len(knowledge.intents), "fit_s": fit_s, "mode": knowledge.matcher.mode,
+            "accuracy": accuracy(preds), "routing": routing(preds, high, knowledge.gates),
             "errors": [p for p in preds if p["expected"] != "none" and not p["correct"]],
             "not_answered": [p for p in preds if p["expected"] != "none" and p["correct"]
                              and p["route"] not in ANSWER_ROUTES],
@@ -203,6 +228,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--events-dev", type=Path, default=DEFAULT_EVAL / "events_faq_dev.csv")
     ap.add_argument("--banking-train", type=Path, default=DEFAULT_EVAL / "banking77" / "faq_train.csv")
     ap.add_argument("--banking-dev", type=Path, default=DEFAULT_EVAL / "banking77" / "dev.csv")
+    ap.add_argument("--off-topic", type=Path, default=DEFAULT_OFF_TOPIC, help="text,expected_key (none) rows")
     ap.add_argument("--entries", type=int, default=10_000, help="synthetic catalogue size for latency")
     ap.add_argument("--queries", type=int, default=2000, help="latency queries")
     ap.add_argument("--fit-temperature", action="store_true", help="re-fit softmax temperatures by 5-fold CV")
@@ -218,6 +244,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="CV keeps near-duplicate phrasings (word TF-IDF cosine >= 0.6) in one fold")
     ap.add_argument("--cv-language", default="en", choices=("en", "ar"))
     ap.add_argument("--cv-folds", type=int, default=5)
+    ap.add_argument("--lexicon-ablation", action="store_true",
+                    help="only the dev-blind lexicon ablation (events dev and --fresh, full vs dev-blind lexicon)")
+    ap.add_argument("--fresh", type=Path, default=DEFAULT_FRESH, help="events paraphrases the lexicon never saw")
     ap.add_argument("--json", action="store_true")
     return ap.parse_args(argv)
 
@@ -243,13 +272,20 @@ def cv_only(args: argparse.Namespace) -> None:
 
 
 def events_reports(args: argparse.Namespace, high: float, low: float) -> dict:
-    """The events FAQ through Knowledge.decide: alone, with the built-in intents, and with the gates off."""
+    """The events FAQ through Knowledge.decide: the production catalogue (intents and background class) on
+    dev and on the off-topic set, and the ablations (FAQ only; no background class; gates off)."""
     events = faq_entries(args.events_faq)
     dev = load_queries(args.events_dev)
-    report = {"events": events_report(events, [], dev, high, low),
-              "events_with_intents": events_report(events, load_intents(), dev, high, low, INTENT_EQUIVALENTS),
-              # Ablation: the same FAQ-only catalogue routed on the softmax confidence alone (evidence gates off).
-              "events_confidence_only": events_report(events, [], dev, high, low, gates=Gates(0.0, 0.0, 0.0))}
+    off_topic = load_queries(args.off_topic)
+    report = {"events_with_intents": events_report(events, None, dev, high, low, INTENT_EQUIVALENTS),
+              "off_topic": events_report(events, None, off_topic, high, low),
+              "events": events_report(events, [], dev, high, low),
+              "off_topic_no_background": events_report(events, None, off_topic, high, low, background=False),
+              "events_no_background": events_report(events, None, dev, high, low, INTENT_EQUIVALENTS,
+                                                    background=False),
+              # The production catalogue routed on the softmax confidence alone (evidence gates off).
+              "events_confidence_only": events_report(events, None, dev + off_topic, high, low, INTENT_EQUIVALENTS,
+                                                      gates=Gates(0.0, 0.0, 0.0))}
     if args.fit_temperature:
         report["temperature_cv_events"] = fit_temperature(
             [Entry(f.key, "faq", f.questions_en + f.questions_ar + f.keywords) for f in events])
@@ -258,20 +294,17 @@ def events_reports(args: argparse.Namespace, high: float, low: float) -> dict:
 
 def banking_report(args: argparse.Namespace, banking: list[FAQEntry], bank_rows: list[dict], queries: list[str],
                    high: float, low: float) -> dict:
-    """Banking77 + ArBanking77: dev top-1 by language, fit time and decide latency with the 77 entries."""
+    """Banking77 + ArBanking77 with the built-in intents: dev top-1 of ``Decision.key`` by language (what
+    ``faq match --json`` prints as key), mode, memory, fit time and decide latency."""
     t = time.perf_counter()
-    k_bank = Knowledge(intents=[], faqs=banking, high=high, low=low)
-    report = {"banking_fit_s": time.perf_counter() - t,
+    k_bank = production_knowledge(banking, high, low)
+    report = {"banking_model": model_report(k_bank, time.perf_counter() - t),
               "banking_examples": sum(len(f.questions_en) + len(f.questions_ar) for f in banking)}
-    # Top-1 straight from the matcher in one batch (the same key decide() returns: no intents, no roles).
-    matcher = k_bank.matcher
-    probs = matcher.probabilities([r["text"] for r in bank_rows])
     preds = [{"expected": r["expected_key"], "language": language_of(r),
-              "correct": bool(p.any()) and matcher.keys[int(p.argmax())] == r["expected_key"]}
-             for r, p in zip(bank_rows, probs, strict=True)]
+              "correct": k_bank.decide(r["text"]).key == r["expected_key"]} for r in bank_rows]
     report["banking"] = accuracy(preds)
     report["latency_banking77"] = latency(k_bank, queries)
-    del k_bank, matcher
+    del k_bank
     if args.fit_temperature:
         report["temperature_cv_banking"] = fit_temperature(
             [Entry(f.key, "faq", f.questions_en + f.questions_ar) for f in banking], folds=3)
@@ -279,19 +312,52 @@ def banking_report(args: argparse.Namespace, banking: list[FAQEntry], bank_rows:
 
 
 def scale_report(banking: list[FAQEntry], entries: int, queries: list[str], high: float, low: float) -> dict:
-    """Fit time and decide latency with a synthetic catalogue of `entries` entries (10,000 by default)."""
+    """Fit time, mode, memory and decide latency with a synthetic catalogue of `entries` FAQ entries (10,000 by
+    default) and the built-in intents."""
     synth = synthetic_entries(banking, entries)
     t = time.perf_counter()
-    k_big = Knowledge(intents=[], faqs=synth, high=high, low=low)
-    return {"entries": len(synth), "examples": sum(len(f.questions_en) + len(f.questions_ar) for f in synth),
-            "fit_s": time.perf_counter() - t, "mode": "linear" if k_big.matcher.linear else "centroid",
+    k_big = production_knowledge(synth, high, low)
+    return {**model_report(k_big, time.perf_counter() - t),
+            "examples": sum(len(f.questions_en) + len(f.questions_ar) for f in synth),
             "latency": latency(k_big, queries)}
+
+
+def lexicon_ablation_only(args: argparse.Namespace, high: float, low: float) -> None:
+    """--lexicon-ablation: the production catalogue on events dev and on the fresh paraphrases, with the full
+    lexicon and without the forms only dev rows have (scripts/bench/lexicon_ablation.py)."""
+    events = faq_entries(args.events_faq)
+    dev, fresh = load_queries(args.events_dev), load_queries(args.fresh)
+    faq_texts = [t for f in events for t in (*f.questions_en, *f.questions_ar, *f.keywords,
+                                               f.answer_en or "", f.answer_ar or "")]
+
+    def report_of() -> dict:
+        out = {}
+        for name, rows in (("dev", dev), ("fresh", fresh)):
+            r = events_report(events, None, rows, high, low, INTENT_EQUIVALENTS)
+            out[name] = {"top1": r["accuracy"], "answered": r["routing"]["answered"],
+                         "answered_correct": r["routing"]["answered_correct"], "in_scope": r["routing"]["in_scope"]}
+        return out
+
+    result = ablation(report_of, [r["text"] for r in dev], faq_texts)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    print(f"dev-blind lexicon: {result['dropped_forms']} forms dropped")
+    for variant in ("full", "dev_blind"):
+        for name, r in result[variant].items():
+            top1 = " / ".join(f"{100 * r['top1'][lang]['top1']:.1f}" for lang in ("en", "ar", "all"))
+            print(f"| {variant} lexicon, events {name} top-1 EN / AR / all | {top1} | answered {r['answered']}/"
+                  f"{r['in_scope']}, {r['answered_correct']} correct |")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.cv_pair_weight or args.cv_embedding_weight:
         cv_only(args)
+        return 0
+    if args.lexicon_ablation:
+        settings = Settings()
+        lexicon_ablation_only(args, settings.match_high, settings.match_low)
         return 0
     settings = Settings()
     high, low = settings.match_high, settings.match_low

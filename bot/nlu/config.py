@@ -18,9 +18,11 @@ class MatcherConfig:
     # Softmax temperatures, fitted by 5-fold cross-validation on the training examples (fit_temperature).
     svm_temperature: float = 0.2
     centroid_temperature: float = 0.03
-    # Dense OvR weights cost 4 bytes × classes × features (160 MB at the default); above this budget the
-    # matcher uses nearest centroid instead (fast to fit and query, but much less accurate: see the docs).
-    max_linear_weights: int = 40_000_000
+    # Dense OvR weights cost 4 bytes × classes × features (40 MB at the default). Above this budget the
+    # linear SVM drops the columns fewest texts have (pruning.py) as long as at least min_linear_columns remain;
+    # beyond that the matcher uses nearest centroid (fast to fit and query, but much less accurate: see the docs).
+    max_linear_weights: int = 10_000_000
+    min_linear_columns: int = 20_000
     # Nearest centroid ignores features that more than this share of the classes have (without_common_features).
     centroid_max_share: float = 0.1
     arabizi: bool = True

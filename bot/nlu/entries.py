@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-Kind = Literal["faq", "intent"]
+Kind = Literal["faq", "intent", "background"]
 PHRASING_SEPARATOR = " | "
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One thing the matcher can recognise: an FAQ answer or a bot intent, with its example phrasings."""
+    """One thing the matcher can recognise: an FAQ answer or a bot intent, with its example phrasings; or the
+    background class of off-topic messages (kind "background": its words are not known words for coverage)."""
 
     key: str
     kind: Kind

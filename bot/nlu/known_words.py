@@ -47,13 +47,14 @@ class KnownWords:
     unknown_idf: float
 
     @classmethod
-    def of(cls, word_vectorizer: TfidfVectorizer, texts: Sequence[str], context: np.ndarray, *,
-           stems: bool, concepts: bool, count_context: bool) -> "KnownWords":
-        """The known words of fitted texts; context rows' words count only with ``count_context``. Stems and
-        concepts are looked up only when asked (the main view; not skeletons)."""
+    def of(cls, word_vectorizer: TfidfVectorizer, texts: Sequence[str], uncounted: np.ndarray, *,
+           stems: bool, concepts: bool) -> "KnownWords":
+        """The known words of fitted texts, leaving out words only ``uncounted`` rows have (an entry's answers,
+        the background class). Stems and concepts are looked up only when asked (the main view; not
+        skeletons)."""
         idf = word_idf(word_vectorizer)
-        if context.any() and not count_context:
-            example_words = {w for i in np.flatnonzero(~context) for w in texts[i].split()}
+        if uncounted.any():
+            example_words = {w for i in np.flatnonzero(~uncounted) for w in texts[i].split()}
             idf = {t: weight for t, weight in idf.items() if t in example_words}
         concept_idf = _highest_idf_by(idf, _concept_of) if stems and concepts else {}
         stem_idf = _highest_idf_by(idf, light_stems) if stems else {}

@@ -6,8 +6,11 @@ Design (measured in docs/matching.md):
 * Features (``channels.py``): TF-IDF of char_wb 2–5-grams (robust to typos, clitics and inflection in both
   scripts) joined with TF-IDF of word 1–2-grams (word order and exact words) and of unordered content-word
   pairs (``content_pairs``: two words that matter together wherever they stand), rows L2-normalised.
-* Scorer (``scorers.py``): one-vs-rest linear SVM. Catalogues too big for dense per-class weights (classes ×
-  features over ``max_linear_weights``) fall back to nearest-centroid cosine, which scales to 10,000+ entries.
+* Scorer (``scorers.py``): one-vs-rest linear SVM. When classes × features would exceed ``max_linear_weights``
+  the columns fewest texts have are dropped until it fits (``pruning.py``; Banking77 with the intents keeps
+  113k of 456k columns at no loss on dev); only when fewer than ``min_linear_columns`` would remain (over ~480
+  entries) does the matcher use nearest-centroid cosine, which scales to 10,000+ entries. ``Matcher.mode``
+  says which ran, and a fit in centroid mode logs a warning.
 * Arabizi queries ("kam si3r el tadhkara") are also scored by a second SVM trained on the consonant
   skeletons of the Arabic examples (see ``arabic_skeleton``); the more confident of the two views is used.
 * Confidence: softmax of the scores divided by a temperature. The default temperatures were fitted by
@@ -58,6 +61,17 @@ class Matcher:
     def linear(self) -> bool:
         """True when the linear SVM is used (False: nearest-centroid mode for very large catalogues)."""
         return self._main is not None and self._main.svm is not None
+
+    @property
+    def mode(self) -> str:
+        """How the main view scores: "linear" (the SVM), "centroid" (very large catalogues) or "empty"."""
+        if self._main is None:
+            return "empty"
+        return "linear" if self._main.svm is not None else "centroid"
+
+    def memory_bytes(self) -> int:
+        """Bytes of the fitted arrays of both views (see ``View.memory_bytes``)."""
+        return sum(v.memory_bytes() for v in (self._main, self._skeleton) if v is not None)
 
     def fit(self, entries: Sequence[Entry]) -> "Matcher":
         """Train on every example (English and Arabic) of every entry; returns self.

@@ -44,17 +44,19 @@ def _prepared_rows(texts_of_entry: Sequence[Sequence[str]]) -> tuple[list[str], 
     return texts, labels
 
 
-def _skeleton_view(texts: Sequence[str], labels: Sequence[int], n_classes: int, config: MatcherConfig) -> View | None:
+def _skeleton_view(texts: Sequence[str], labels: Sequence[int], n_classes: int, config: MatcherConfig,
+                   background: Sequence[bool]) -> View | None:
     """Consonant skeletons of the Arabic-script examples, for Latin-script Arabic queries (None: no Arabic)."""
-    sk_texts, sk_labels = [], []
-    for entry_index, example in zip(labels, texts, strict=True):
+    sk_texts, sk_labels, sk_background = [], [], []
+    for entry_index, example, foreign in zip(labels, texts, background, strict=True):
         skeleton = arabic_skeleton(example)
         if skeleton:
             sk_texts.append(skeleton)
             sk_labels.append(entry_index)
+            sk_background.append(foreign)
     if not sk_texts:
         return None
-    return View(config).fit(sk_texts, np.array(sk_labels), n_classes)
+    return View(config).fit(sk_texts, np.array(sk_labels), n_classes, background=np.array(sk_background))
 
 
 def fit_views(entries: Sequence[Entry], config: MatcherConfig) -> tuple[View | None, View | None]:
@@ -69,7 +71,9 @@ def fit_views(entries: Sequence[Entry], config: MatcherConfig) -> tuple[View | N
         context_texts, context_labels = _prepared_rows([context_parts(e.context, config.context_split)
                                                         for e in entries])
     is_context = np.array([False] * len(texts) + [True] * len(context_texts))
+    background = [entries[i].kind == "background" for i in labels + context_labels]
     main = View(config, stems=True).fit(texts + context_texts, np.array(labels + context_labels), len(entries),
-                                        is_context, config.context_weight)
-    skeleton = _skeleton_view(texts, labels, len(entries), config) if config.arabizi else None
+                                        is_context, config.context_weight, np.array(background))
+    skeleton = (_skeleton_view(texts, labels, len(entries), config, background[:len(texts)])
+                if config.arabizi else None)
     return main, skeleton

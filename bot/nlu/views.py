@@ -2,6 +2,8 @@
 channels and the scorer fitted over them, with a fast path for scoring one text."""
 from __future__ import annotations
 
+import copy
+import logging
 from typing import Sequence
 
 import numpy as np
@@ -20,8 +22,11 @@ from .features import (
     supervised_parts,
 )
 from .known_words import KnownWords, word_idf
+from .pruning import prune_to_budget
 from .scorers import class_centroids, fit_linear_svm, softmax
 from .stems import content_pairs
+
+log = logging.getLogger(__name__)
 
 
 class View:
@@ -49,28 +54,36 @@ class View:
     # --- fitting -------------------------------------------------------------------------------------
 
     def fit(self, texts: list[str], labels: np.ndarray, n_classes: int,
-            context: np.ndarray | None = None, context_weight: float = 0.0) -> "View":
+            context: np.ndarray | None = None, context_weight: float = 0.0,
+            background: np.ndarray | None = None) -> "View":
         """Fit the channels and the scorer on prepared ``texts`` with entry indices ``labels``.
 
         ``context`` marks weak examples (an entry's answers): they train the SVM with ``context_weight``
-        but are not examples for evidence or (unless configured) coverage. Returns self.
+        but are not examples for evidence or (unless configured) coverage. ``background`` marks the rows of
+        the background class: full examples, but their words are not known words for coverage. Returns self.
         """
         self._drop_empty_channels(texts)
         context = np.zeros(len(texts), dtype=bool) if context is None else context
-        full_x = self._fit_channels(texts, labels, context, n_classes)
-        # Kept for absolute evidence (see Matcher.evidence): the softmax only says which entry is likeliest,
-        # not whether the text resembles any example at all. Context texts are not examples.
-        x, example_labels = (full_x[~context], labels[~context]) if context.any() else (full_x, labels)
-        self.examples, self.labels = x, example_labels
-        self.known = KnownWords.of(self.word, texts, context, stems=self.stems,
-                                   concepts=bool(self.config.concept_weight),
-                                   count_context=self.config.context_coverage)
+        example_labels = labels[~context] if context.any() else labels
         self.classes = np.unique(example_labels)
         dense = self._vectors().dims if self.embedding_weight else 0
-        if len(self.classes) >= 2 and len(self.classes) * (x.shape[1] + dense) <= self.config.max_linear_weights:
+        full_x, linear = self._fit_channels(texts, labels, context, n_classes, dense)
+        # Kept for absolute evidence (see Matcher.evidence): the softmax only says which entry is likeliest,
+        # not whether the text resembles any example at all. Context texts are not examples.
+        x = full_x[~context] if context.any() else full_x
+        self.examples, self.labels = x, example_labels
+        uncounted = np.zeros(len(texts), dtype=bool) if self.config.context_coverage else context.copy()
+        if background is not None:
+            uncounted |= background
+        self.known = KnownWords.of(self.word, texts, uncounted, stems=self.stems,
+                                   concepts=bool(self.config.concept_weight))
+        if linear:
             weights = np.where(context, context_weight, 1.0) if context.any() else None
             self._fit_svm(texts, full_x, labels, weights, dense)
         else:
+            if len(self.classes) >= 2:
+                log.warning("matcher in nearest-centroid mode: %d entries × %d columns is over the linear budget "
+                            "(max_linear_weights=%d)", len(self.classes), x.shape[1], self.config.max_linear_weights)
             self.centroids = class_centroids(x, example_labels, n_classes, self.config.centroid_max_share)
         return self
 
@@ -84,12 +97,21 @@ class View:
             drop = next(i for i, v in enumerate(self.vectorizers) if v.analyzer is content_pairs)
             del self.vectorizers[drop], self.channel_weights[drop]
 
-    def _fit_channels(self, texts: list[str], labels: np.ndarray, context: np.ndarray, n_classes: int) -> csr_matrix:
+    def _fit_channels(self, texts: list[str], labels: np.ndarray, context: np.ndarray, n_classes: int,
+                      dense: int) -> tuple[csr_matrix, bool]:
+        """(the stacked rows, whether the linear SVM fits the budget). For the SVM, columns few texts have are
+        dropped until classes × columns fits ``max_linear_weights`` (``prune_to_budget``); nearest centroid
+        only when even ``min_linear_columns`` would not fit."""
         parts = [v.fit_transform(texts) for v in self.vectorizers]
+        columns = sum(p.shape[1] for p in parts)
+        budget = self.config.max_linear_weights // max(len(self.classes), 1) - dense
+        linear = len(self.classes) >= 2 and (columns <= budget or budget >= self.config.min_linear_columns)
+        if linear:
+            parts = prune_to_budget(self.vectorizers, parts, budget, texts)
         if self.config.supervised_weight:
             parts = supervised_parts(self.vectorizers, texts, parts, labels[~context], ~context, n_classes,
                                      self.config.supervised_weight)
-        return self._stack(parts)
+        return self._stack(parts), linear
 
     def _fit_svm(self, texts: list[str], x: csr_matrix, labels: np.ndarray, weights: np.ndarray | None,
                  dense: int) -> None:
@@ -125,7 +147,27 @@ class View:
 
     def __getstate__(self) -> dict:
         # The per-query lookups hold analyzer closures; they are rebuilt on first use after unpickling.
-        return {k: v for k, v in self.__dict__.items() if k not in ("_fast", "_last_query")}
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_fast", "_last_query", "_norms")}
+        if self.svm is not None:
+            # coef_ is a transposed view of self.weights; pickled as it is, it would be a second copy.
+            state["svm"] = copy.copy(self.svm)
+            state["svm"].coef_ = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.svm is not None:
+            self.svm.coef_ = self.weights.T
+
+    def memory_bytes(self) -> int:
+        """Bytes of the fitted arrays this view holds (weights or centroids, example rows); vocabularies and
+        the word-vector table (shared by every view) are not counted."""
+        arrays = [self.examples.data, self.examples.indices, self.examples.indptr]
+        if self.svm is not None:
+            arrays += [self.weights, self.svm.intercept_]
+        if self.centroids is not None:
+            arrays += [self.centroids.data, self.centroids.indices, self.centroids.indptr]
+        return sum(a.nbytes for a in arrays)
 
     def _lookup(self) -> tuple:
         """Fitted analyzers, vocabularies and IDF (to build a query vector without sklearn's per-call
