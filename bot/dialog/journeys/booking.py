@@ -12,6 +12,7 @@ from bot.dialog.journeys.common import (
     say,
     seats_text,
     step,
+    ticket_qr,
     unclear,
     when_text,
 )
@@ -100,7 +101,8 @@ def confirm_register_answer(ctx: TurnContext, state: dict) -> Reply | None:
     text = say(ctx, "registered", title=event.title(ctx.language), seats=seats_text(ctx, ticket.seats),
                when=when_text(ctx, event), code=code_text(ctx, ticket), payment=payment)
     return step(ctx, text, "registered", {"kind": "event", "event_id": event.id, "offset": 0},
-                action_taken="registration_created", meta={"ticket_code": ticket.ticket_code})
+                action_taken="registration_created", meta={"ticket_code": ticket.ticket_code},
+                send=ticket_qr(ctx, ticket))
 
 
 def start_registration(ctx: TurnContext, confidence: float) -> Reply:

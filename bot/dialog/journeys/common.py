@@ -2,8 +2,10 @@
 numbers, seats, times and ticket codes read in the user's language."""
 from __future__ import annotations
 
+from bot.core.signing import sign
 from bot.dialog.context import Reply, TurnContext
 from bot.dialog.state import stamped, unstamped
+from bot.events.qr import TICKET_PURPOSE
 from bot.i18n import catalog, localize
 from bot.nlu.normalize import normalize
 from models import Event, Registration
@@ -90,3 +92,13 @@ def seats_text(ctx: TurnContext, n: int) -> str:
 
 def code_text(ctx: TurnContext, ticket: Registration) -> str:
     return localize.code(ticket.ticket_code, ctx.language)
+
+
+def ticket_qr(ctx: TurnContext, ticket: Registration) -> dict:
+    """The ticket's QR image as WhatsApp media (`send` options), at a signed, expiring URL the app serves; none
+    without PUBLIC_BASE_URL (Twilio could not fetch it)."""
+    base = ctx.settings.public_base_url
+    if not base:
+        return {}
+    token = sign(ctx.settings.secret_key, TICKET_PURPOSE, ticket.ticket_code)
+    return {"media_urls": [f"{base}/tickets/{token}.png"]}

@@ -5,7 +5,16 @@ from dataclasses import replace
 
 from bot.dialog.context import Reply, TurnContext
 from bot.dialog.journeys import browse
-from bot.dialog.journeys.common import CANCEL_WORDS, LOCATION_WORDS, code_text, say, seats_text, step, unclear
+from bot.dialog.journeys.common import (
+    CANCEL_WORDS,
+    LOCATION_WORDS,
+    code_text,
+    say,
+    seats_text,
+    step,
+    ticket_qr,
+    unclear,
+)
 from bot.dialog.words import feedback_value, option_number
 from bot.events import service as events
 from bot.events import views
@@ -33,7 +42,7 @@ def tickets_choice(ctx: TurnContext, state: dict) -> Reply | None:
         return confirm_cancel_reply(ctx, ticket, ctx.session.get(Event, ticket.event_id))
     event = ctx.session.get(Event, ticket.event_id)
     return step(ctx, views.ticket_details(ticket, event, ctx.language), "ticket_details",
-                {"kind": "ticket", "registration_id": ticket.id})
+                {"kind": "ticket", "registration_id": ticket.id}, send=ticket_qr(ctx, ticket))
 
 
 def ticket_choice(ctx: TurnContext, state: dict) -> Reply | None:
