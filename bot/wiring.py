@@ -65,7 +65,14 @@ def build_runtime(app: Flask, settings: Settings) -> Runtime:
     return Runtime(settings=settings, sender=sender, llm=llm, queue=queue, locks=locks, redis=client,
                    knowledge=knowledge, assistant=assistant, dispatcher=dispatcher, answerer=answerer,
                    replier=replier, clock=_embedded_clock(app, settings, dispatcher, replier),
-                   intake_buffer=IntakeBuffer(client) if settings.buffered_intake else None)
+                   intake_buffer=_intake_buffer(client, locks, settings))
+
+
+def _intake_buffer(client: redis.Redis | None, locks, settings: Settings) -> IntakeBuffer | None:
+    """The buffered intake, whose lock the user locks' keeper renews (one renewal thread per process)."""
+    if not settings.buffered_intake:
+        return None
+    return IntakeBuffer(client, settings.user_lock_seconds, keeper=locks.keeper)
 
 
 def _embedded_clock(app: Flask, settings: Settings, dispatcher: Dispatcher, replier: Replier) -> ThreadClock | None:

@@ -238,3 +238,13 @@ def deliver_concurrently(app, params: dict, n: int = 20) -> list[int]:
     for t in threads:
         t.join()
     return codes
+
+
+@pytest.fixture
+def redis_server():
+    """A `redis-server` of the test's own (AOF on, a free port, a temporary directory) that it may stop, kill
+    and restart: the shared Redis is never touched (tests/faults/)."""
+    from tests.faults.stack import RedisServer
+    server = RedisServer().start()
+    yield server
+    server.close()

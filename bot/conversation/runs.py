@@ -30,6 +30,7 @@ from models.base import utcnow
 log = logging.getLogger(__name__)
 
 RUN_BUDGET_SECONDS = 5.0  # a reply run hands over after this, so its worker takes buffered turns in between
+LOST_GRACE_SECONDS = 5.0  # a turn younger than this may be on its way to the ready list (stored, not yet pushed)
 
 
 class ReplyQueue(Protocol):
@@ -80,6 +81,22 @@ class Replier:
             log.warning("requeued %d user(s) with turns unanswered for over %ss", len(waiting), older_than_seconds)
         return len(waiting)
 
+    def requeue_lost_users(self, older_than_seconds: float | None = None) -> int:
+        """Queues the users with a turn waiting longer than `older_than_seconds` (LOST_GRACE_SECONDS) whom
+        nobody will answer: not on the ready list, and their lock free (its holder was killed and the lock ran
+        out). Unlike `requeue_stale_turns`, a user merely waiting in a long queue is left alone, so this can
+        run every few seconds. Returns how many users it queued (0 without a ready list: the embedded mode)."""
+        if not hasattr(self.queue, "lost_users"):
+            return 0
+        with db.session_scope() as session:
+            waiting = stale_turns(session, timedelta(seconds=LOST_GRACE_SECONDS if older_than_seconds is None
+                                                         else older_than_seconds))
+        lost = self.queue.lost_users(waiting, self.locks)
+        if lost:
+            self.queue.enqueue_replies(lost)
+            log.warning("requeued %d user(s) whose reply run was lost (a worker killed?)", len(lost))
+        return len(lost)
+
     def reply_to_user(self, user_id: int, held: UserLock | None = None) -> int:
         """Answers the user's pending turns.
 
@@ -112,7 +129,9 @@ class Replier:
 class _RenewWhenDue:
     """The user's lock, renewed between steps only once a tenth of its time-to-live has passed since it was
     taken or last renewed: renewing it moments after taking it (a quick answer's first part) is a Redis round
-    trip that changes nothing, and a part still starts with at least 90 % of the time-to-live left."""
+    trip that changes nothing, and a part still starts with at least 90 % of the time-to-live left. The
+    process's `LockKeeper` (bot/core/locks.py) keeps the lock alive during long steps (an LLM call); this
+    renewal is the check, before each part is sent, that the lock is still ours."""
 
     def __init__(self, lock: UserLock, ttl_seconds: float) -> None:
         self._lock, self._every, self._at = lock, ttl_seconds / 10, 0.0

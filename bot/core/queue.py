@@ -28,7 +28,7 @@ from contextlib import AbstractContextManager
 from typing import Callable, Protocol
 
 import redis
-from rq import Queue, Retry
+from rq import Queue, Retry, Worker
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
@@ -44,6 +44,7 @@ RUN_JOB = "bot.worker.jobs.answer_ready_users"
 INGEST_JOB = "bot.worker.jobs.ingest_buffered"
 READY_KEY = "bot:replies:ready"
 WORKERS_SEEN_SECONDS = 5.0  # how long a count of the workers listening on `replies` is reused
+ALIVE_SECONDS = 120  # a worker that sent no heartbeat for this long is counted as gone (idle ones beat every 10 s)
 AppContext = Callable[[], AbstractContextManager]  # the Flask app's `app_context`, for work outside requests
 
 
@@ -93,6 +94,20 @@ class RQTaskQueue:
         run, which learns of the attempt when it releases the lock (bot/core/locks.py)."""
         return locks.take_ready(READY_KEY)
 
+    def lost_users(self, turns: list[tuple[int, int]], locks: RedisLocks) -> list[tuple[int, int]]:
+        """Those of `turns` (user id, turn id) whose user nobody will answer: not on the ready list and not
+        held (their run was killed, or lost with a Redis restart). One round trip for the list and the locks."""
+        if not turns:
+            return []
+        with self.connection.pipeline(transaction=False) as pipeline:
+            pipeline.lrange(READY_KEY, 0, -1)
+            for user_id, _ in turns:
+                pipeline.exists(locks.key_for(user_id))
+            ready, *held = pipeline.execute()
+        queued = {int(user) for user in ready}
+        return [(user_id, turn) for (user_id, turn), taken in zip(turns, held, strict=True)
+                if not taken and user_id not in queued]
+
     def return_ready_user(self, user_id: int) -> None:
         """Puts a user whose run failed back at the head of the list, for the retry or another run."""
         self.connection.lpush(READY_KEY, user_id)
@@ -114,6 +129,14 @@ class RQTaskQueue:
             ready, queued, failed = pipeline.execute()
         return {"ready_users": ready, "queued_jobs": queued, "failed_jobs": failed,
                 "workers": self.connection.scard(WORKERS_BY_QUEUE_KEY % REPLIES_QUEUE)}
+
+    def workers_alive(self, within: float = ALIVE_SECONDS) -> tuple[int, int]:
+        """(workers registered on `replies`, those with a heartbeat within `within` seconds): a worker killed
+        outright stays registered until its key expires (minutes), so the first number alone says little."""
+        workers = Worker.all(connection=self.connection, queue=self.queue)
+        now = time.time()
+        alive = sum(1 for w in workers if w.last_heartbeat and now - w.last_heartbeat.timestamp() < within)
+        return len(workers), alive
 
     def _listening(self) -> int:
         """Workers registered on `replies` (at least 1), re-read every WORKERS_SEEN_SECONDS."""

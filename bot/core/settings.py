@@ -102,7 +102,7 @@ class Settings:
     conversation_idle_minutes: int = 240
     max_request_bytes: int = 64 * 1024
     outbox_path: str = field(default_factory=lambda: str(INSTANCE_DIR / "outbox.jsonl"))
-    user_lock_seconds: int = 300
+    user_lock_seconds: int = 10  # renewed by the holder's process while it works (bot/core/locks.py)
     match_high: float = 0.5
     match_low: float = 0.25
     llm_daily_token_budget: int = 20000
@@ -117,11 +117,14 @@ class Settings:
     reminder_template_sid_en: str | None = None
     reminder_template_sid_ar: str | None = None
     reminder_check_seconds: int = 300
+    handoff_template_sid: str | None = None  # telling organizers of a handoff outside the 24 h window
+    handoff_idle_hours: int = 12  # a handoff the team has not answered for this long returns to the bot
     llm_tool_rounds: int = 4
     intake_mode: str = "buffered"  # with Redis: buffered (the webhook writes Redis) or direct (PostgreSQL)
-    intake_sweep_seconds: int = 60
+    intake_sweep_seconds: int = 15
     requeue_check_seconds: int = 60
     requeue_after_seconds: int = 120
+    lost_check_seconds: int = 5  # how often the clock looks for users whose lock holder is gone
     worker_threads: int = 4
 
     @property
@@ -193,13 +196,19 @@ class Settings:
             reminder_template_sid_en=get("REMINDER_TEMPLATE_SID_EN"),
             reminder_template_sid_ar=get("REMINDER_TEMPLATE_SID_AR"),
             reminder_check_seconds=integer("REMINDER_CHECK_SECONDS"),
+            handoff_template_sid=get("HANDOFF_TEMPLATE_SID"),
+            handoff_idle_hours=integer("HANDOFF_IDLE_HOURS"),
             llm_tool_rounds=integer("LLM_TOOL_ROUNDS"),
             intake_mode=(get("INTAKE_MODE") or cls.intake_mode).lower(),
             worker_threads=integer("WORKER_THREADS"),
             intake_sweep_seconds=integer("INTAKE_SWEEP_SECONDS"),
             requeue_check_seconds=integer("REQUEUE_CHECK_SECONDS"),
             requeue_after_seconds=integer("REQUEUE_AFTER_SECONDS"),
+            user_lock_seconds=integer("USER_LOCK_SECONDS"),
+            lost_check_seconds=integer("LOST_CHECK_SECONDS"),
         )
+        if settings.user_lock_seconds < 3:
+            raise ConfigurationError("USER_LOCK_SECONDS must be at least 3 (the locks are renewed every third)")
         if settings.intake_mode not in ("buffered", "direct"):
             raise ConfigurationError(f"INTAKE_MODE must be buffered or direct, got {settings.intake_mode!r}")
         if settings.env == "production":

@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 import redis
 
 from bot.channels.messages import Attachment, InboundTurn
+from bot.core.locks import KeptLock, LockKeeper
 from bot.core.redis_scripts import ScriptChannel
 
 BUFFER_KEY = "bot:intake"
@@ -90,9 +91,13 @@ def decode(raw: bytes | str) -> BufferedTurn:
 class IntakeBuffer:
     """The Redis side of the buffered intake (the webhook pushes, `bot.intake.ingest` drains)."""
 
-    def __init__(self, client: redis.Redis, lock_seconds: int = 60) -> None:
+    def __init__(self, client: redis.Redis, lock_seconds: float = 10, keeper: LockKeeper | None = None) -> None:
         self.client = client
         self.lock_seconds = lock_seconds
+        # the intake lock lives lock_seconds unless its holder's process renews it (bot/core/locks.py): a run
+        # killed mid-batch, or whose release failed while Redis was down, holds the next runs back that long
+        # at most, also across a Redis restart with AOF (the expiry is stored as a moment, not a duration)
+        self.keeper = keeper or LockKeeper(client, int(lock_seconds * 1000))
         # a second run of the push script never buffers a turn twice (it claims the MessageSid first): retry once
         self._push = ScriptChannel(client, PUSH_SCRIPT, retry=True)
         self._trim = client.register_script(TRIM_SCRIPT)
@@ -139,5 +144,5 @@ class IntakeBuffer:
             moved += 1
         return moved
 
-    def lock(self):
-        return self.client.lock(LOCK_KEY, timeout=self.lock_seconds)
+    def lock(self) -> KeptLock:
+        return KeptLock(self.client, self.keeper, LOCK_KEY)

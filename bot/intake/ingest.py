@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from bot.intake.batch import store_inbound_batch
 from bot.intake.buffer import BufferedTurn, IntakeBuffer, decode
+from bot.intake.retry import in_transaction
 from bot.intake.store import store_inbound
 from models import Message
 
@@ -100,15 +101,20 @@ def _decoded(buffer: IntakeBuffer, raw: list[bytes]) -> list[tuple[bytes, Buffer
 
 
 def _store_batch(engine: Engine, turns: list[tuple[bytes, BufferedTurn]], idle_gap: timedelta) -> None:
+    """Stores the turns in one transaction, run again when PostgreSQL aborts it as a deadlock victim (40P01)
+    or a serialization failure (40001): such an error says nothing about the turns, so it never splits the
+    batch or dead-letters a turn. Unreachable, or still aborted after the retries: `_Unavailable`."""
+    def store(connection) -> None:
+        if len(turns) == 1:
+            [(_, buffered)] = turns
+            store_inbound(connection, buffered.turn, idle_gap, now=buffered.received_at)
+        else:
+            store_inbound_batch(connection, [(b.turn, b.received_at) for _, b in turns], idle_gap)
+
     try:
-        with engine.begin() as connection:
-            if len(turns) == 1:
-                [(_, buffered)] = turns
-                store_inbound(connection, buffered.turn, idle_gap, now=buffered.received_at)
-            else:
-                store_inbound_batch(connection, [(b.turn, b.received_at) for _, b in turns], idle_gap)
+        in_transaction(engine, store)
     except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
-        raise _Unavailable(str(exc)) from exc
+        raise _Unavailable(str(exc)) from exc  # psycopg2 raises 40P01 and 40001 as OperationalError
 
 
 def _store_alone(engine: Engine, buffer: IntakeBuffer, item: bytes, buffered: BufferedTurn,

@@ -1,9 +1,14 @@
 """Twilio's posted form as a plain dict, parsed once per request (webhooks' hot path)."""
 from __future__ import annotations
 
+import logging
 from urllib.parse import unquote
 
-from flask import request
+from flask import abort, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+FORM_MIMETYPE = "application/x-www-form-urlencoded"
 
 
 class TwilioForm(dict):
@@ -20,14 +25,23 @@ def twilio_form() -> TwilioForm:
     Twilio sends each parameter once (MediaUrl0, MediaUrl1, ... are distinct names), so a dict loses nothing
     that the signature covers; a form with a repeated name fails the signature and gets 403. Parsing the raw
     body (`parse_form`) costs a fraction of building werkzeug's MultiDict, on the webhook's hot path.
-    `get_data` still enforces MAX_CONTENT_LENGTH (413).
+
+    Malformed input ends here with a 4xx, before anything that could throw sees it: another media type than
+    Twilio's (415 — multipart's parser lets a part without a name through as a `None` key), a body that cannot
+    be read (400: broken chunked framing, a client gone), over MAX_CONTENT_LENGTH (413, from `get_data`).
     """
     form = request.environ.get("bot.form")
     if form is None:
-        if request.mimetype != "application/x-www-form-urlencoded":
-            form = TwilioForm(request.form.to_dict())
-        else:
-            form = parse_form(request.get_data(cache=True).decode("utf-8", "replace"))
+        if request.mimetype != FORM_MIMETYPE:
+            abort(415, f"Twilio posts {FORM_MIMETYPE}")
+        try:
+            body = request.get_data(cache=True)
+        except HTTPException:  # 413, or werkzeug's ClientDisconnected (400)
+            raise
+        except Exception as exc:  # the server's reader on bad framing: werkzeug's OSError, gunicorn's ParseException
+            log.warning("unreadable request body path=%s: %s: %s", request.path, type(exc).__name__, exc)
+            abort(400, "the request body could not be read")
+        form = parse_form(body.decode("utf-8", "replace"))
         request.environ["bot.form"] = form
     return form
 

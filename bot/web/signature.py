@@ -40,8 +40,11 @@ def _valid_signature(url: str, form, signature: str) -> bool:
     URL as PUBLIC_BASE_URL spells it is what Twilio signs in the usual case, so that one is tried first and
     `validate` (both variants) only when it does not match."""
     validator = current_app.extensions["twilio_validator"]
-    if hmac.compare_digest(validator.compute_signature(url, form).encode(), signature.encode()):
-        return True
-    return validator.validate(url, form, signature)
+    try:
+        if hmac.compare_digest(validator.compute_signature(url, form).encode(), signature.encode()):
+            return True
+        return validator.validate(url, form, signature)
+    except ValueError:  # e.g. a Host header urlparse refuses (no PUBLIC_BASE_URL): not what Twilio signed
+        return False
 
 

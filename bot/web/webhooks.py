@@ -17,6 +17,7 @@ from bot.core.db import db
 from bot.core.errors import MalformedRequest
 from bot.delivery.status import record_callback
 from bot.intake.buffer import DUPLICATE, SCHEDULE
+from bot.intake.retry import in_transaction
 from bot.intake.store import store_inbound
 from bot.web.form import twilio_form
 from bot.web.signature import twilio_signed
@@ -39,8 +40,8 @@ def inbound_message() -> Response:
     rt = runtime()
     if rt.intake_buffer is not None and _buffered(rt, turn):
         return empty_twiml()
-    with db.engine.begin() as connection:
-        stored = store_inbound(connection, turn, timedelta(minutes=rt.settings.conversation_idle_minutes))
+    idle_gap = timedelta(minutes=rt.settings.conversation_idle_minutes)
+    stored = in_transaction(db.engine, lambda connection: store_inbound(connection, turn, idle_gap))
     if stored is not None:
         try:
             rt.queue.enqueue_reply(stored.user_id, stored.message_id)
@@ -77,10 +78,20 @@ def status_callback() -> Response:
     state = clean_text(form.get("MessageStatus") or form.get("SmsStatus")).strip().lower()
     if not sid or not state or len(sid) > 64:
         raise MalformedRequest("a status callback needs MessageSid and MessageStatus")
-    code = clean_text(form.get("ErrorCode")).strip()
-    payload = {k: clean_text(v)[:500] for k, v in form.items()}
-    record_callback(db.session(), sid, state[:20], int(code) if code.isdigit() else None, payload)
+    # keys too: JSONB refuses a NUL anywhere, in a key as in a value
+    payload = {clean_text(k)[:100]: clean_text(v)[:500] for k, v in form.items()}
+    record_callback(db.session(), sid, state[:20], error_code(form.get("ErrorCode")), payload)
     return empty_twiml()
+
+
+def error_code(value: str | None) -> int | None:
+    """Twilio's ErrorCode (five ASCII digits) as an integer, or None for anything else — "²" passes
+    `str.isdigit` but not `int`, and a 40-digit code overflows the integer column; the raw value stays in the
+    event's payload."""
+    code = (value or "").strip()
+    if code.isascii() and code.isdigit() and len(code) <= 9:
+        return int(code)
+    return None
 
 
 def init_app(app) -> None:

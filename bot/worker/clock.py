@@ -3,19 +3,30 @@
 It builds the app once and runs RQ's cron scheduler, which enqueues `bot.worker.jobs.send_reminders` on the
 `replies` queue every REMINDER_CHECK_SECONDS, and, with the buffered intake, `bot.worker.jobs.ingest_buffered`
 on the `intake` queue every INTAKE_SWEEP_SECONDS, and `bot.worker.jobs.requeue_stale_turns` (turns left
-unanswered for REQUEUE_AFTER_SECONDS, whose reply run was lost) every REQUEUE_CHECK_SECONDS. Running two clocks
-by mistake costs an extra sweep, never a duplicate reminder: each reminder is claimed in the database before it
-is sent.
+unanswered for REQUEUE_AFTER_SECONDS, whose reply run was lost) every REQUEUE_CHECK_SECONDS; a thread of its
+own queues the users with waiting turns whom no run holds or will take (their worker was killed) every
+LOST_CHECK_SECONDS. Running two clocks by mistake costs an extra sweep, never a duplicate reminder: each
+reminder is claimed in the database before it is sent.
+
+RQ's scheduler loop ends on the first Redis error (Redis restarting, a failover): `run_until_stopped` starts a
+fresh scheduler after a pause of 1 s doubling to 30 s, so the clock outlives an outage; only SIGINT/SIGTERM
+stop it.
 """
 from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
+from typing import Callable
 
+import redis
+from flask import Flask
 from redis import Redis
 from rq import Queue, cron_job_registry
 from rq.cron import CronJob, CronScheduler
 from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY_TTL
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
@@ -29,6 +40,7 @@ from bot.worker.jobs import ingest_buffered, requeue_stale_turns, send_reminders
 log = logging.getLogger(__name__)
 
 SWEEP_TIMEOUT_SECONDS = 600
+BACKOFF_SECONDS = (1.0, 30.0)
 
 
 class JSONCronJob(CronJob):
@@ -89,6 +101,32 @@ def build_scheduler(connection: Redis, settings: Settings) -> CronScheduler:
     return scheduler
 
 
+def sweep_lost_users(app: Flask) -> int:
+    """One round of the lost-user sweep; returns how many users it queued again."""
+    with app.app_context():
+        return runtime().replier.requeue_lost_users()
+
+
+def start_lost_user_sweep(app: Flask, seconds: float) -> threading.Thread | None:
+    """Every `seconds`, in a thread of the clock (not an RQ job: a round is two queries, and a job every few
+    seconds would cost more than it does), queues the users with waiting turns whom no run holds or will take
+    — a killed worker's users, once their locks run out (USER_LOCK_SECONDS)."""
+    if seconds <= 0:
+        return None
+
+    def run() -> None:
+        while True:
+            time.sleep(seconds)
+            try:
+                sweep_lost_users(app)
+            except Exception as exc:  # Redis or PostgreSQL away: the next round tries again
+                log.warning("lost-user sweep failed: %s", exc)
+
+    thread = threading.Thread(target=run, name="lost-user-sweep", daemon=True)
+    thread.start()
+    return thread
+
+
 def main() -> int:
     try:
         app = create_app()
@@ -105,8 +143,29 @@ def main() -> int:
         except ConfigurationError as exc:
             log.error("bot clock: configuration error: %s", exc)
             return 2
-        scheduler.start()  # runs until SIGINT/SIGTERM
+        start_lost_user_sweep(app, rt.settings.lost_check_seconds)
+        built = [scheduler]  # the first, built above to check the settings; then a fresh one after each error
+        run_until_stopped(lambda: built.pop() if built else build_scheduler(rt.redis, rt.settings))
     return 0
+
+
+def run_until_stopped(build: Callable[[], CronScheduler], sleep: Callable[[float], None] = time.sleep) -> None:
+    """Runs a scheduler until SIGINT/SIGTERM, replacing it after each Redis error."""
+    pause = BACKOFF_SECONDS[0]
+    while True:
+        started = time.monotonic()
+        try:
+            build().start()  # returns after a stop request (RQ's handlers raise StopRequested inside it)
+            return
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            if time.monotonic() - started > 60:
+                pause = BACKOFF_SECONDS[0]
+            log.error("bot clock: Redis error (%s); starting again in %.0fs", exc, pause)
+        try:
+            sleep(pause)
+        except StopRequested:  # a signal during the pause: RQ's handler is still installed
+            return
+        pause = min(pause * 2, BACKOFF_SECONDS[1])
 
 
 if __name__ == "__main__":

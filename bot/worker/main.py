@@ -12,14 +12,22 @@ user order does not depend on it: a job holds its user's Redis lock (bot/worker/
 `TimerDeathPenalty` (SIGALRM reaches only the main thread). On SIGTERM or SIGINT every worker finishes the
 job in hand and stops; idle ones notice within `IDLE_POLL_SECONDS`. With WORKER_THREADS=1 one `BotWorker`
 runs in the main thread, with RQ's own signal handling and SIGALRM timeouts.
+
+Workers heal: RQ's loop quits on a Redis timeout or any error outside a job (Redis restarted, PostgreSQL
+gone while RQ records a result); each worker is then replaced by a fresh one (a new RQ name) after a backoff
+of 1 s doubling to 30 s, until a stop is requested. A thread that ends some other way makes the process
+exit 1, so the platform restarts it: it never exits 0 unless asked to stop.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import signal
 import sys
 import threading
+import time
+from typing import Callable
 
 from flask import Flask
 from rq import SimpleWorker
@@ -39,6 +47,7 @@ log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 1
 HEARTBEAT_SECONDS = 10  # RQ's worker key lives worker_ttl + 60 (480 s by default)
+BACKOFF_SECONDS = (1.0, 30.0)  # a worker whose loop broke is replaced after 1 s, doubling up to 30 s
 # Jobs queued by a release before the package layout (bot/ was flat) name their functions by the old paths; a
 # rolling deploy's new workers still run them.
 LEGACY_JOB_NAMES = {"bot.jobs.answer_ready_users": "bot.worker.jobs.answer_ready_users",
@@ -101,35 +110,88 @@ class ThreadWorker(BotWorker):
                 return result
 
 
-def serve(app: Flask, threads: int) -> None:
-    """Runs `threads` RQ workers in this process until SIGTERM/SIGINT (then each finishes its job)."""
-    with app.app_context():
-        rt = runtime()
-        level = logging.getLevelName(logging.getLogger().level)
-        workers = [ThreadWorker(rt.queue.queues, connection=rt.redis, serializer=JSONSerializer)
-                   for _ in range(threads)]
+class Supervised:
+    """One worker slot: runs RQ workers one after another until a stop is requested, replacing one whose
+    loop broke (RQ quits on a Redis timeout or an error outside a job) after a growing pause."""
 
-    def run(worker: ThreadWorker) -> None:
-        with app.app_context():
+    def __init__(self, make_worker: Callable[[], BotWorker], level: str) -> None:
+        self.make_worker, self.level = make_worker, level
+        self.stopping = threading.Event()
+        self.worker: BotWorker | None = None
+
+    def run(self) -> None:
+        with contextlib.suppress(StopRequested):  # RQ's signal handler (a worker in the main thread), in a pause
+            self._run()
+
+    def _run(self) -> None:
+        pause = BACKOFF_SECONDS[0]
+        while not self.stopping.is_set():
+            started = time.monotonic()
             try:
-                worker.work(logging_level=level)
+                self._bury()
+                self.worker = self.make_worker()
+                if self.stopping.is_set():
+                    return
+                self.worker.work(logging_level=self.level)
+            except Exception:  # Redis or PostgreSQL gone; the next worker waits for them to come back
+                log.exception("worker loop failed; replacing it in %.0fs", pause)
             finally:
                 db.session.remove()
+            if self.stopping.is_set() or getattr(self.worker, "_stop_requested", False):
+                return
+            if time.monotonic() - started > 60:
+                pause = BACKOFF_SECONDS[0]  # it had worked for a while: this is a new outage
+            log.warning("worker %s quit without a stop request; a new one starts in %.0fs",
+                        getattr(self.worker, "name", "?"), pause)
+            self.stopping.wait(pause)
+            pause = min(pause * 2, BACKOFF_SECONDS[1])
+
+    def _bury(self) -> None:
+        """Unregisters the worker whose loop broke (its teardown could not reach Redis then), so counts of the
+        workers listening stay true; raises while Redis is still down."""
+        if self.worker is not None:
+            self.worker.register_death()
+            self.worker = None
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if isinstance(self.worker, ThreadWorker):
+            self.worker.request_warm_stop()
+
+
+def serve(app: Flask, threads: int) -> int:
+    """Runs `threads` RQ workers in this process until SIGTERM/SIGINT (then each finishes its job). Returns
+    the exit status: 0 after a stop, 1 if a worker thread ended without one."""
+    with app.app_context():
+        rt = runtime()
+        queues, client = rt.queue.queues, rt.redis
+    level = logging.getLevelName(logging.getLogger().level)
+    slots = [Supervised(lambda: ThreadWorker(queues, connection=client, serializer=JSONSerializer), level)
+             for _ in range(threads)]
+
+    def run(slot: Supervised) -> None:
+        with app.app_context():
+            slot.run()
 
     def stop(signum, _frame) -> None:
         log.info("signal %s: the workers stop after the jobs in hand", signum)
-        for worker in workers:
-            worker.request_warm_stop()
+        for slot in slots:
+            slot.stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    running = [threading.Thread(target=run, args=(w,), name=f"rq-worker-{i}", daemon=True)
-               for i, w in enumerate(workers)]
+    running = [threading.Thread(target=run, args=(s,), name=f"rq-worker-{i}", daemon=True)
+               for i, s in enumerate(slots)]
     for thread in running:
         thread.start()
-    for thread in running:
-        while thread.is_alive():
-            thread.join(timeout=0.5)  # short joins keep the main thread responsive to signals
+    while True:
+        stopping = any(slot.stopping.is_set() for slot in slots)
+        if not stopping and not all(thread.is_alive() for thread in running):
+            log.error("a worker thread ended without a stop request: exiting 1 for the platform to restart us")
+            return 1
+        if stopping and not any(thread.is_alive() for thread in running):
+            return 0
+        time.sleep(0.5)  # short sleeps keep the main thread responsive to signals
 
 
 def main() -> int:
@@ -152,12 +214,12 @@ def main() -> int:
         if rt.intake_buffer is not None and rt.intake_buffer.size():
             rt.queue.enqueue_ingest()  # turns buffered while no worker ran (or whose enqueue was lost)
         threads = rt.settings.worker_threads
-        if threads <= 1:
-            worker = BotWorker(rt.queue.queues, connection=rt.redis, serializer=JSONSerializer)
-            worker.work(logging_level=logging.getLevelName(logging.getLogger().level))
+        if threads <= 1:  # RQ's own signal handling (a stop request ends the slot's loop) and SIGALRM timeouts
+            queues, client = rt.queue.queues, rt.redis
+            Supervised(lambda: BotWorker(queues, connection=client, serializer=JSONSerializer),
+                       logging.getLevelName(logging.getLogger().level)).run()
             return 0
-    serve(app, threads)
-    return 0
+    return serve(app, threads)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ def test_a_lock_that_expired_is_not_released_for_its_new_holder_and_reports_an_a
     short = RedisLocks(redis_client, ttl=0.05)
     first = short.for_user(8)
     assert first.acquire()
+    short.keeper.let_go("bot:lock:user:8")  # its holder's process died: nobody renews it
     time.sleep(0.1)
     second = short.for_user(8)
     assert second.acquire()
@@ -132,3 +133,87 @@ def test_the_scripts_share_one_connection_per_thread(locks, redis_client):
     redis_client.rpush(READY_KEY, 14)
     assert locks.take_ready(READY_KEY)[1].release() is False
     assert len(redis_client.client_list()) == before + 1
+
+
+def test_the_keeper_renews_a_held_lock_for_as_long_as_its_holder_works(redis_client):
+    """A reply that takes longer than the time-to-live (a slow LLM) keeps its user: the holder's process renews
+    the lock every third of it, with no call from the holder."""
+    short = RedisLocks(redis_client, ttl=0.3)
+    lock = short.for_user(20)
+    assert lock.acquire()
+    time.sleep(1.0)
+    assert redis_client.exists("bot:lock:user:20"), "the keeper let a held lock expire"
+    assert not short.for_user(20).acquire()
+    assert lock.release() is True  # the attempt just above
+
+
+def test_a_dead_holders_lock_frees_its_user_within_the_time_to_live(redis_client):
+    """SIGKILL stops the keeper with its process: simulated by a keeper that forgets the lock."""
+    short = RedisLocks(redis_client, ttl=0.3)
+    assert short.for_user(21).acquire()
+    short.keeper.let_go("bot:lock:user:21")
+    time.sleep(0.5)
+    assert RedisLocks(redis_client, ttl=30).for_user(21).acquire(), "still held by a dead holder"
+
+
+def test_a_release_that_fails_while_redis_is_down_strands_nobody(redis_client, monkeypatch):
+    short = RedisLocks(redis_client, ttl=0.3)
+    lock = short.for_user(22)
+    assert lock.acquire()
+
+    def redis_down(keys, args):
+        raise redis.ConnectionError("Redis is restarting")
+    monkeypatch.setattr(short, "release_script", redis_down)
+    with pytest.raises(redis.ConnectionError):
+        lock.release()
+    assert short.keeper.held() == [], "the keeper would renew a lock nobody holds"
+    time.sleep(0.5)
+    assert not redis_client.exists("bot:lock:user:22")
+
+
+def test_users_taken_off_the_ready_list_are_renewed_too(redis_client):
+    short = RedisLocks(redis_client, ttl=0.3)
+    redis_client.rpush(READY_KEY, 23)
+    user_id, lock = short.take_ready(READY_KEY)
+    time.sleep(0.8)
+    assert redis_client.exists("bot:lock:user:23")
+    assert lock.release() is False
+    assert short.keeper.held() == []
+
+
+def test_the_keeper_forgets_a_lock_that_was_taken_over(locks, redis_client):
+    lock = locks.for_user(24)
+    assert lock.acquire()
+    redis_client.set("bot:lock:user:24", "another holder")  # it expired while Redis was out of reach
+    assert locks.keeper.renew_all() == 0
+    assert locks.keeper.held() == [] and redis_client.get("bot:lock:user:24") == b"another holder"
+    with pytest.raises(redis.exceptions.LockNotOwnedError):
+        lock.renew()
+
+
+def test_the_keeper_thread_ends_when_nothing_is_held(redis_client):
+    short = RedisLocks(redis_client, ttl=0.3)
+    lock = short.for_user(25)
+    assert lock.acquire()
+    thread = short.keeper._thread
+    assert thread is not None and thread.is_alive()
+    lock.release()
+    thread.join(1.0)
+    assert not thread.is_alive()
+    assert short.for_user(25).acquire() and short.keeper._thread.is_alive(), "a new hold starts it again"
+
+
+def test_the_intake_lock_is_renewed_while_held_and_expires_after_its_holder(redis_client):
+    from bot.intake.buffer import LOCK_KEY, IntakeBuffer
+    buffer = IntakeBuffer(redis_client, lock_seconds=0.3)
+    lock = buffer.lock()
+    assert lock.acquire(blocking=False)
+    assert not buffer.lock().acquire(blocking=False)
+    time.sleep(0.8)
+    lock.reacquire()  # still ours
+    assert 0 < redis_client.pttl(LOCK_KEY) <= 300
+    buffer.keeper.let_go(LOCK_KEY)  # the ingest run was killed
+    time.sleep(0.5)
+    with pytest.raises(redis.exceptions.LockNotOwnedError):
+        lock.reacquire()
+    assert buffer.lock().acquire(blocking=False), "a dead run's intake lock held the next runs back"

@@ -61,8 +61,16 @@ def _message_type(form, attachments: tuple[Attachment, ...]) -> str:
     if any(a.kind == "location" for a in attachments):
         return "location"
     if attachments:
-        return (attachments[0].content_type or "media").split("/")[0]
+        return (attachments[0].content_type or "media").split("/")[0][:20]
     return "text"
+
+
+def _fitted(form, name: str, limit: int, meta: dict) -> str | None:
+    """The field cut to its column's `limit`; a longer value is kept whole in `meta` under its Twilio name."""
+    value = clean_text(form.get(name))
+    if len(value) > limit:
+        meta[name] = value
+    return value[:limit] or None
 
 
 def parse_inbound(form) -> InboundTurn:
@@ -77,8 +85,8 @@ def parse_inbound(form) -> InboundTurn:
     meta = {k: clean_text(form.get(k)) for k in KEPT_FIELDS if form.get(k)}
     return InboundTurn(channel_message_id=sid, phone=to_e164(sender), body=clean_text(form.get("Body")),
                        message_type=_message_type(form, attachments),
-                       wa_id=clean_text(form.get("WaId"))[:32] or None,
-                       profile_name=clean_text(form.get("ProfileName"))[:255] or None,
+                       wa_id=_fitted(form, "WaId", 255, meta),
+                       profile_name=_fitted(form, "ProfileName", 255, meta),
                        attachments=attachments, meta=meta)
 
 
