@@ -1,12 +1,17 @@
 """Typed SQLAlchemy 2 models, one module per aggregate; Alembic migrations live in `models/migrations`."""
 from models.ai import AIInteraction, ContextRule, PromptTemplate, ResponseCache
+from models.audit import AuditEntry
 from models.base import Base
+from models.consent import ConsentEvent
 from models.conversations import Conversation, ConversationParticipant
 from models.events import Event, EventOrganizer, Registration
 from models.faq import FAQ
+from models.handoffs import Handoff
 from models.messages import STATUS_RANK, Message, MessageAttachment, MessageStatusEvent
 from models.users import User
 
-__all__ = ["AIInteraction", "Base", "ContextRule", "Conversation", "ConversationParticipant", "Event", "EventOrganizer",
-           "FAQ", "Message", "MessageAttachment", "MessageStatusEvent", "PromptTemplate", "Registration",
-           "ResponseCache", "STATUS_RANK", "User"]
+__all__ = [
+    "AIInteraction", "AuditEntry", "Base", "ConsentEvent", "ContextRule", "Conversation", "ConversationParticipant",
+    "Event", "EventOrganizer", "FAQ", "Handoff", "Message", "MessageAttachment", "MessageStatusEvent",
+    "PromptTemplate", "Registration", "ResponseCache", "STATUS_RANK", "User",
+]

@@ -107,6 +107,7 @@ class Registration(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now(), onupdate=func.now())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_in_by: Mapped[int | None] = mapped_column(Integer)  # the organizer's user id (kept if they go)
     # The 24-hour reminder: NULL (not yet) → sending (claimed) → sent | skipped | failed. The claim is one
     # UPDATE ... WHERE reminder_status IS NULL, so any number of schedulers send each reminder once.
     reminder_status: Mapped[str | None] = mapped_column(String(20))

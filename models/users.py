@@ -13,8 +13,9 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    phone: Mapped[str] = mapped_column(String(20), unique=True)  # E.164, e.g. +967712345678
-    wa_id: Mapped[str | None] = mapped_column(String(32))
+    # E.164 (+967712345678), or the business-scoped id of a sender WhatsApp gives no number (replies go there)
+    phone: Mapped[str] = mapped_column(String(255), unique=True)
+    wa_id: Mapped[str | None] = mapped_column(String(255))  # a phone number, or a business-scoped user id
     display_name: Mapped[str | None] = mapped_column(String(255))  # WhatsApp ProfileName, any script
     name_en: Mapped[str | None] = mapped_column(String(255))
     name_ar: Mapped[str | None] = mapped_column(String(255))
@@ -24,5 +25,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20), default="attendee", server_default="attendee")
     status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # opens WhatsApp's 24 h window
+    # set while the user has opted out of messages the bot starts (reminders, broadcasts); answers still go
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now(), onupdate=func.now())

@@ -86,14 +86,15 @@ def send_due_reminders(session: Session, settings: Settings, dispatcher: Dispatc
 
 
 def due_registrations(session: Session, now: datetime, ahead: timedelta) -> list[int]:
-    """Ids of unreminded `registered` tickets of active users for published events starting within `ahead`."""
+    """Ids of unreminded `registered` tickets of active, opted-in users for published events starting within
+    `ahead` (an opted-out user's stays unreminded: if they opt back in before the event, it is sent)."""
     return list(session.scalars(
         select(Registration.id)
         .join(Event, Event.id == Registration.event_id)
         .join(User, User.id == Registration.user_id)
         .where(Registration.status == "registered", Registration.reminder_status.is_(None),
                Event.status == "published", Event.starts_at > now, Event.starts_at <= now + ahead,
-               User.status == "active")
+               User.status == "active", User.opted_out_at.is_(None))
         .order_by(Event.starts_at, Registration.id)))
 
 

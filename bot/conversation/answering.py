@@ -15,13 +15,16 @@ Transactions of a fresh answer with one part (each is a commit the next step dep
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.conversation import router
 from bot.conversation.pending import Turn
-from bot.conversation.reply_store import has_letters, store_reply
+from bot.conversation.reply_store import has_letters, store_reply, store_silence
 from bot.core.locks import UserLock
+from bot.delivery.notify import send_notices
 from bot.delivery.sending import Dispatcher, parts_of
 from bot.dialog.context import Reply, TurnContext
 from bot.i18n import catalog
@@ -39,6 +42,7 @@ class Answerer:
         self.assistant = assistant
         self.settings = settings
         self.dispatcher = dispatcher
+        self.idle_gap = timedelta(minutes=settings.conversation_idle_minutes)
 
     def answer(self, session: Session, turn: Turn, lock: UserLock) -> None:
         """Answers one stored inbound turn, exactly once, and marks it processed.
@@ -47,13 +51,31 @@ class Answerer:
         caller commits them with its next read (`next_turn`) — one transaction fewer per turn.
         """
         inbound = turn.message
-        parts = parts_of(session, inbound.id) if turn.answered else []
-        fresh = not parts
-        if fresh:
-            ctx = self.context(session, turn)
-            parts = store_reply(session, inbound, turn.user, ctx.conversation, ctx.language, router.route(ctx))
-        self.dispatcher.send_answer(session, parts, turn.user.phone, lock, inbound.id, fresh,
-                                    {"p_status": "processed"})
+        if turn.answered:  # an earlier run stored the answer: send what it did not
+            parts = parts_of(session, inbound.id)
+            self.dispatcher.send_answer(session, parts, turn.user.phone, lock, inbound.id, False,
+                                        {"p_status": "processed"})
+            return
+        reply, language = self.reply(session, turn)
+        parts = self.record(session, turn, reply, language)
+        if parts:
+            self.dispatcher.send_answer(session, parts, turn.user.phone, lock, inbound.id, True,
+                                        {"p_status": "processed"})
+        if reply.notify:
+            session.commit()  # the answer's last writes first: a notice must not hold them back
+            send_notices(session, self.dispatcher, self.idle_gap, reply.notify)
+
+    def reply(self, session: Session, turn: Turn) -> tuple[Reply, str]:
+        """What the router answers to the turn, and the turn's language (read before any handler ran)."""
+        ctx = self.context(session, turn)
+        return router.route(ctx), ctx.language
+
+    def record(self, session: Session, turn: Turn, reply: Reply, language: str) -> list:
+        """Stores the reply (its parts, the first claimed), or the silence of a turn a person owns; committed."""
+        if reply.silent:
+            store_silence(session, turn.message, turn.conversation, reply)
+            return []
+        return store_reply(session, turn.message, turn.user, turn.conversation, language, reply)
 
     def answer_after_failure(self, session: Session, inbound_id: int, lock: UserLock, error: str) -> None:
         """A turn that failed while being answered still gets an answer — the bilingual fallback, unless its

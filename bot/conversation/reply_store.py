@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -42,6 +43,18 @@ def store_reply(session: Session, inbound: Message, user: User, conversation: Co
              reply.route_key, reply.confidence, len(rows))
     return [StoredPart(part_id, row["body"], row["metadata"], row["part_index"], row["part_count"])
             for part_id, row in zip(ids, rows, strict=True)]
+
+
+def store_silence(session: Session, inbound: Message, conversation: Conversation, reply: Reply) -> None:
+    """A turn answered by nobody on purpose (a person owns the conversation): its route recorded, marked
+    processed, the dialog state kept; committed."""
+    context = state.after_reply(conversation.context, reply.awaiting, reply.subject, side_answer=True)
+    session.execute(update(Message).where(Message.id == inbound.id)
+                    .values(route=reply.route, route_key=reply.route_key, status="processed", updated_at=utcnow()))
+    session.execute(update(Conversation).where(Conversation.id == conversation.id).values(context=context))
+    set_committed_value(conversation, "context", context)
+    session.commit()
+    log.info("turn left to a person message_id=%s route=%s", inbound.id, reply.route)
 
 
 def has_letters(text: str) -> bool:

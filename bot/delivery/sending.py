@@ -24,7 +24,7 @@ from bot.channels import Sender
 from bot.channels.messages import OutboundMessage, SendResult
 from bot.core.errors import SendError
 from bot.core.locks import UserLock
-from bot.delivery import status
+from bot.delivery import consent, status
 from models import STATUS_RANK, Message
 from models.base import utcnow
 
@@ -37,6 +37,7 @@ FINISHED = (update(_MESSAGES).where(_MESSAGES.c.id == bindparam("p_id"))
             .values(status=bindparam("p_status"), updated_at=bindparam("p_now")))
 FINISHED_WITH_ERROR = FINISHED.values(error_message=bindparam("p_error"))
 MAX_BACKOFF_SECONDS = 8.0
+OPTED_OUT = 21610  # Twilio: the recipient opted out
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class Dispatcher:
             return True
         result = self._submit(part, outbound_for(part, phone))
         if isinstance(result, SendError):
+            _note_opt_out(session, result, phone)
             _mark_failed(session, part, result.code, str(result))
             return False
         _mark_submitted(session, part, result.provider_id, result.status)
@@ -126,6 +128,7 @@ class Dispatcher:
             result = self._submit(part, outbound_for(part, phone))
             now = utcnow()
             if isinstance(result, SendError):  # failed for good: later parts would arrive out of context
+                _note_opt_out(session, result, phone)
                 _fail_fresh(session, parts[i:], result, now)
                 finish_turn(session, inbound_id, outcome)
                 return
@@ -167,6 +170,13 @@ def _store_last_sid(session: Session, part: StoredPart, result: SendResult, now,
     _log_sent(part, result.provider_id)
     if not in_one:
         finish_turn(session, inbound_id, outcome)
+
+
+def _note_opt_out(session: Session, error: SendError, phone: str) -> None:
+    """21610: the recipient has opted out at Twilio (or blocked the sender): remember it, so nothing the bot
+    starts is sent to them again."""
+    if error.code == OPTED_OUT:
+        consent.opted_out_by_twilio(session, phone)
 
 
 def _log_sent(part: Message | StoredPart, sid: str) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.dialog import state
+from bot.dialog import handoff, state
 from bot.dialog.context import Reply, TurnContext
 from bot.i18n import catalog
 from bot.nlu.intents import Intent
@@ -16,13 +16,15 @@ ENGLISH_STEMS = ("انجليز", "انقليز", "english", "inglizi")
 
 
 def request_human(ctx: TurnContext, intent: Intent, confidence: float) -> Reply:
-    """Records the request on the conversation; the organizers issue routes it to a person's inbox."""
+    """Opens a handoff (bot/dialog/handoff.py): one acknowledgement, the team told, then silence."""
     log.info("human requested user_id=%s conversation_id=%s", ctx.user.id, ctx.conversation.id)
     context = dict(ctx.conversation.context or {})
     context["handoff_requested_at"] = utcnow().isoformat()
     ctx.conversation.context = context
+    opened = handoff.open_handoff(ctx.session, ctx.user, ctx.conversation.id)
+    notices = handoff.team_notices(ctx.session, opened, ctx.user, ctx.language, ctx.settings.handoff_template_sid)
     return Reply(catalog.say("human_requested", ctx.language), "intent", ctx.language, route_key=intent.name,
-                 confidence=confidence)
+                 confidence=confidence, notify=notices)
 
 
 def collect_feedback(ctx: TurnContext, intent: Intent, confidence: float) -> Reply:

@@ -111,6 +111,8 @@ class Reply:
     tool_used: str | None = None  # LLM tools the turn called, comma-separated
     action_taken: str | None = None  # what the turn changed (registration_created, ticket_cancelled, ...)
     subject: int | None = None  # the event this reply is about: "how much is it?" next means this one
+    silent: bool = False  # a person owns the conversation (a handoff): the turn is stored, nothing is sent
+    notify: tuple = ()  # messages to others beside the answer (bot.delivery.notify.Notice)
 
 
 class Handler(Protocol):

@@ -15,6 +15,7 @@ from bot.core.db import db
 from bot.core.errors import MalformedRequest
 from bot.core.phones import to_e164
 from bot.intake.ingest import ingest_buffered
+from bot.ops.console_cli import audit_cli, users_set_role
 from bot.ops.events_cli import events_cli, seed_demo_command
 from bot.ops.export import export_user
 from bot.ops.faq_cli import faq_cli
@@ -117,7 +118,9 @@ def intake_drain() -> None:
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
+    users_cli.add_command(users_set_role)
     app.cli.add_command(users_cli)
+    app.cli.add_command(audit_cli)
     app.cli.add_command(replies_cli)
     app.cli.add_command(intake_cli)
     app.cli.add_command(faq_cli)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.sql import as_utc
+from bot.delivery import consent
 from models import Conversation, Event, Message, MessageAttachment, Registration, User
 
 
@@ -32,7 +33,8 @@ def export_user(session: Session, user: User) -> dict:
         "user": {"phone": user.phone, "wa_id": user.wa_id, "display_name": user.display_name,
                  "name_en": user.name_en, "name_ar": user.name_ar, "preferred_language": user.preferred_language,
                  "role": user.role, "status": user.status, "created_at": _iso(user.created_at),
-                 "last_inbound_at": _iso(user.last_inbound_at)},
+                 "last_inbound_at": _iso(user.last_inbound_at), "opted_out_at": _iso(user.opted_out_at)},
+        "consent": consent.history(session, user),
         "registrations": _registrations(session, user),
         "handoff_requests": [{"conversation_id": c.id, "requested_at": (c.context or {})["handoff_requested_at"]}
                              for c in conversations if (c.context or {}).get("handoff_requested_at")],

@@ -19,9 +19,7 @@ from sqlalchemy import select
 
 from bot.channels.messages import Attachment, InboundTurn
 from bot.channels.twilio.inbound import parse_inbound
-from bot.conversation import router
 from bot.conversation.pending import next_turn
-from bot.conversation.reply_store import store_reply
 from bot.core.db import db
 from bot.delivery.sending import finish_turn
 from bot.dialog.context import Reply
@@ -36,16 +34,18 @@ class Said:
 
     reply: Reply  # what the router answered
     inbound: Message  # the stored turn
-    stored: Message  # the reply's first stored part (route, route_key, action_taken, language...)
+    stored: Message | None  # the reply's first stored part (route, route_key, action_taken...); None if silent
     awaiting: dict | None  # the conversation's dialog state after the turn
 
     @property
     def body(self) -> str:
-        """The first part's text: what is sent."""
-        return self.stored.body
+        """The first part's text: what is sent ("" for a silent turn)."""
+        return self.stored.body if self.stored is not None else ""
 
     @property
     def route(self) -> tuple:
+        if self.stored is None:  # a silent turn (a person owns the conversation): its route is on the turn
+            return self.inbound.route, self.inbound.route_key, None
         return self.stored.route, self.stored.route_key, self.stored.action_taken
 
     @property
@@ -84,10 +84,9 @@ class Chat:
             with db.session_scope() as session:
                 pending = next_turn(session, stored.user_id)
                 assert pending is not None and pending.message.id == stored.message_id, "a turn was left unanswered"
-                ctx = rt.answerer.context(session, pending)
-                reply = router.route(ctx)
-                store_reply(session, pending.message, pending.user, ctx.conversation, ctx.language, reply)
-                finish_turn(session, pending.message.id, {"p_status": "processed"})
+                reply, language = rt.answerer.reply(session, pending)  # the TurnContext and the router
+                if rt.answerer.record(session, pending, reply, language):  # a silent turn is finished already
+                    finish_turn(session, pending.message.id, {"p_status": "processed"})
             return self._said(reply, stored.message_id)
 
     def user(self) -> User:
@@ -113,7 +112,7 @@ class Chat:
             first = session.scalars(select(Message).where(Message.reply_to_id == inbound_id)
                                     .order_by(Message.part_index)).first()
             awaiting = (session.get(Conversation, inbound.conversation_id).context or {}).get("awaiting")
-        assert first is not None, f"no reply to {inbound.body!r}"
+        assert first is not None or reply.silent, f"no reply to {inbound.body!r}"
         return Said(reply, inbound, first, awaiting)
 
 

@@ -1,0 +1,63 @@
+"""`flask --app app users set-role PHONE ROLE` and `flask --app app audit list [--since]`: who may use the
+organizer console, and what was done with it."""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from bot.core.db import db
+from bot.core.errors import MalformedRequest
+from bot.core.phones import to_e164
+from bot.core.sql import as_utc
+from models import AuditEntry, User
+from models.base import utcnow
+
+ROLES = ("attendee", "organizer", "admin")
+audit_cli = AppGroup("audit", help="The audit log of organizer commands.")
+
+
+@click.command("set-role")
+@click.argument("phone")
+@click.argument("role", type=click.Choice(ROLES))
+def users_set_role(phone: str, role: str) -> None:
+    """Gives the user with this phone a role (attendee, organizer or admin) and prints the change."""
+    try:
+        e164 = to_e164(phone)
+    except MalformedRequest as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    with db.session_scope() as session:
+        user = session.scalars(select(User).where(User.phone == e164)).first()
+        if user is None:
+            click.echo(f"error: no user with phone {e164}", err=True)
+            sys.exit(1)
+        before, user.role, user.updated_at = user.role, role, utcnow()
+    click.echo(f"{e164}: {before} -> {role}")
+
+
+@audit_cli.command("list")
+@click.option("--since", help="ISO date or time (UTC), e.g. 2026-12-01")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object a line")
+def audit_list(since: str | None, as_json: bool) -> None:
+    """Prints the audit log, oldest first: time, phone, role, command, arguments, result."""
+    query = select(AuditEntry).order_by(AuditEntry.id)
+    if since:
+        try:
+            moment = datetime.fromisoformat(since)
+        except ValueError:
+            click.echo(f"error: --since must be an ISO date or time, got {since!r}", err=True)
+            sys.exit(1)
+        query = query.where(AuditEntry.created_at >= moment.replace(tzinfo=moment.tzinfo or timezone.utc))
+    with db.session_scope() as session:
+        for entry in session.scalars(query):
+            record = {"at": as_utc(entry.created_at).isoformat(), "phone": entry.phone, "role": entry.role,
+                      "command": entry.command, "arguments": entry.arguments, "result": entry.result,
+                      "detail": entry.detail}
+            click.echo(json.dumps(record, ensure_ascii=False) if as_json else
+                       "  ".join(str(record[k] or "-") for k in ("at", "phone", "role", "command", "arguments",
+                                                                   "result")))
