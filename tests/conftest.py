@@ -107,6 +107,7 @@ def settings(migrated_database, twilio, llm, redis_client) -> Settings:
         twilio_api_base_url=twilio.url, public_base_url=PUBLIC_BASE_URL,
         openai_api_key="sk-test", openai_base_url=f"{llm.url}/v1", openai_model="gpt-4o-mini",
         llm_timeout=2.0, llm_max_retries=1, send_backoff_seconds=0.05, secret_key="test-secret",
+        send_retry_seconds=0,  # attempts counted exactly; tests/faults/test_twilio_outage.py waits one out
         feedback_prompt=False,  # exact reply bodies in spine tests; the routing tests turn it on
         reminder_check_seconds=0,  # no embedded reminder thread outliving an app built with redis_url=None
         # most tests look at the database right after a webhook; tests/intake/test_buffered_intake.py covers the

@@ -66,7 +66,8 @@ class FakeTwilio(_Server):
     """Accepts `messages.create`, records it, and can fail on purpose per recipient.
 
     `rules[to] = {"status": 429, "code": 20429, "times": 2}` fails the first 2 attempts to `to`;
-    without "times" every attempt fails. `callbacks` = "none" | "ordered" | "reversed" replays signed
+    without "times" every attempt fails. `outage_until` (a `time.time()`) fails every attempt with a 500 until
+    then. `callbacks` = "none" | "ordered" | "reversed" replays signed
     status callbacks (sent, delivered, read) to the StatusCallback URL, as Twilio does.
     """
 
@@ -80,6 +81,7 @@ class FakeTwilio(_Server):
         self.rules: dict[str, dict] = {}
         self._tries: dict[str, int] = {}
         self.delay = 0.0
+        self.outage_until = 0.0
 
     def handle_create(self, path: str, auth: str, form: dict) -> tuple[int, dict]:
         if self.delay:
@@ -94,6 +96,8 @@ class FakeTwilio(_Server):
             return 404, {"code": 20404, "message": f"unknown path {path}", "status": 404}
         if auth != "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode():
             return 401, {"code": 20003, "message": "Authenticate", "status": 401}
+        if time.time() < self.outage_until:
+            return 500, {"code": 20500, "message": "injected outage", "status": 500}
         rule = self.rules.get(to)
         if rule and tries <= rule.get("times", 10**9):
             return rule["status"], {"code": rule["code"], "message": f"injected {rule['code']}",

@@ -89,6 +89,7 @@ class Settings:
     twilio_timeout: float = 10.0
     send_max_attempts: int = 5
     send_backoff_seconds: float = 0.5
+    send_retry_seconds: float = 60.0
     public_base_url: str | None = None
     openai_api_key: str | None = None
     openai_base_url: str | None = None
@@ -171,6 +172,7 @@ class Settings:
             twilio_api_base_url=(get("TWILIO_API_BASE_URL") or cls.twilio_api_base_url).rstrip("/"),
             twilio_timeout=decimal("TWILIO_TIMEOUT"),
             send_max_attempts=integer("SEND_MAX_ATTEMPTS"),
+            send_retry_seconds=decimal("SEND_RETRY_SECONDS"),
             public_base_url=(get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
             openai_api_key=get("OPENAI_API_KEY"),
             openai_base_url=get("OPENAI_BASE_URL"),

@@ -75,7 +75,7 @@ def finish_turn(session: Session, inbound_id: int, outcome: dict) -> None:
 
 class Dispatcher:
     """Sends stored parts through the channel's `Sender` with the retry policy of the settings
-    (SEND_MAX_ATTEMPTS, and the backoff's first delay)."""
+    (SEND_MAX_ATTEMPTS, SEND_RETRY_SECONDS, and the backoff's first delay)."""
 
     def __init__(self, sender: Sender, settings) -> None:
         self.sender = sender
@@ -147,18 +147,30 @@ class Dispatcher:
 
     def _submit(self, part: Message | StoredPart, outbound: OutboundMessage) -> SendResult | SendError:
         """The REST call, retried with backoff on transient errors; the error that ended it, if it failed."""
-        attempts = self.settings.send_max_attempts
-        for attempt in range(1, attempts + 1):
+        started, attempt = time.monotonic(), 0
+        while True:
+            attempt += 1
             try:
                 return self.sender.send(outbound)
             except SendError as exc:
-                if not exc.transient or attempt == attempts:
+                delay = self._retry_delay(exc, attempt, time.monotonic() - started)
+                if delay is None:
                     return exc
-                delay = self.settings.send_backoff_seconds * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
                 log.warning("send retry message_id=%s attempt=%d code=%s delay=%.2fs", part.id, attempt,
                             exc.code, delay)
-                time.sleep(min(delay, MAX_BACKOFF_SECONDS))
-        raise AssertionError("not reached: the last attempt returns")
+                time.sleep(delay)
+
+    def _retry_delay(self, error: SendError, attempt: int, elapsed: float) -> float | None:
+        """How long to wait before the next attempt, or None to give up: a transient error is retried for
+        SEND_MAX_ATTEMPTS attempts, and beyond them while SEND_RETRY_SECONDS have not passed since the first
+        (a Twilio outage of a minute is waited out; the user's later turns queue behind, in order)."""
+        if not error.transient:
+            return None
+        delay = min(self.settings.send_backoff_seconds * 2 ** min(attempt - 1, 16) * random.uniform(0.8, 1.2),
+                    MAX_BACKOFF_SECONDS)
+        if attempt < self.settings.send_max_attempts or elapsed + delay <= self.settings.send_retry_seconds:
+            return delay
+        return None
 
 
 def _store_last_sid(session: Session, part: StoredPart, result: SendResult, now, inbound_id: int,

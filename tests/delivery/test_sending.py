@@ -1,4 +1,6 @@
 """Behaviour 8: sending through Twilio's REST API, retries for transient errors only, never twice."""
+import time
+
 import pytest
 from sqlalchemy import select
 
@@ -54,6 +56,29 @@ def test_retries_are_bounded(make_app, session, twilio):
     assert len(twilio.attempts_to(phone)) == 3
     [reply] = replies(session)
     assert (reply.status, reply.error_code) == ("failed", 20503)
+
+
+def test_transient_errors_are_retried_past_the_attempts_while_the_retry_window_lasts(make_app, session, twilio):
+    app = make_app(send_max_attempts=2, send_retry_seconds=1.5)
+    phone = "+967712000207"
+    twilio.rules[f"whatsapp:{phone}"] = {"status": 500, "code": 20500, "times": 4}
+    send(app.test_client(), phone, "twilio is back soon")
+    run_jobs(app)
+    assert len(twilio.attempts_to(phone)) == 5 and len(twilio.sent_to(phone)) == 1
+    [reply] = replies(session)
+    assert reply.status != "failed" and reply.twilio_sid
+
+
+def test_the_retry_window_ends_the_retries(make_app, session, twilio):
+    app = make_app(send_max_attempts=2, send_retry_seconds=0.5)
+    phone = "+967712000208"
+    twilio.rules[f"whatsapp:{phone}"] = {"status": 500, "code": 20500}
+    started = time.monotonic()
+    send(app.test_client(), phone, "twilio is down for good")
+    run_jobs(app)
+    assert 3 <= len(twilio.attempts_to(phone)) <= 5 and time.monotonic() - started < 5
+    [reply] = replies(session)
+    assert (reply.status, reply.error_code) == ("failed", 20500)
 
 
 def test_network_errors_are_retried_and_recorded(make_app, session):
