@@ -1,13 +1,28 @@
-"""Phone numbers in E.164, the form every user is stored under."""
+"""Users' WhatsApp addresses: a phone number in E.164, or a business-scoped user id for a sender WhatsApp
+identifies without a phone number (`whatsapp:IN.2081…`, sent with `ExternalUserId`); replies go to the same
+address."""
 from __future__ import annotations
 
 import functools
+import re
 
 import phonenumbers
 
 from bot.core.errors import MalformedRequest
 
 WHATSAPP_PREFIX = "whatsapp:"
+# a business-scoped user id: a two-letter region, a dot, then letters and digits (`IN.2081…`, `US.13491…`)
+_SCOPED_ID = re.compile(r"[A-Z]{2}\.[A-Za-z0-9]{6,200}")
+
+
+def user_address(address: str) -> str:
+    """The address a user is stored and answered under: E.164 for a phone number, the business-scoped id as
+    sent for a sender without one; raises MalformedRequest for anything else."""
+    raw = (address[len(WHATSAPP_PREFIX):] if address.startswith(WHATSAPP_PREFIX) else address).strip()
+    if _SCOPED_ID.fullmatch(raw):
+        return raw
+    return to_e164(address)
+
 
 
 @functools.lru_cache(maxsize=65536)

@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.delivery.errors import error_text
 from bot.delivery.status_rows import rows_for
 from models import STATUS_RANK, Message, MessageStatusEvent
 from models.base import utcnow
@@ -47,14 +48,17 @@ def store_sid(session: Session, message_id: int, sid: str, provider_status: str,
     rows_for(session).store_sid(session, params, finishing=finish_turn is not None)
 
 
-def advance(session: Session, sid: str, status: str, error_code: int | None) -> bool:
-    """Moves the message with this SID forward to `status`; returns False if it was already past it."""
+def advance(session: Session, sid: str, status: str, error_code: int | None, error_message: str | None = None) -> bool:
+    """Moves the message with this SID forward to `status` (with the failure's code and text, if any); returns
+    False if it was already past it."""
     rank = STATUS_RANK.get(status)
     if rank is None:
         return False
     values = {"status": status, "status_rank": rank, "updated_at": utcnow()}
     if error_code is not None:
         values["error_code"] = error_code
+    if error_message is not None:
+        values["error_message"] = error_message
     result = session.execute(update(Message)
                              .where(Message.twilio_sid == sid, Message.status_rank < rank)
                              .values(**values))
@@ -65,7 +69,7 @@ def record_callback(session: Session, sid: str, status: str, error_code: int | N
     """Stores the callback and applies it; commits. Unknown SIDs are kept for when the SID is stored."""
     lock_sid(session, sid)  # waits for a sender storing this SID right now (see the module docstring)
     session.add(MessageStatusEvent(twilio_sid=sid, status=status, error_code=error_code, payload=payload))
-    moved = advance(session, sid, status, error_code)
+    moved = advance(session, sid, status, error_code, error_text(payload, error_code))
     session.commit()
     if not moved:
         # A second look once our event is committed. `store_sid` needs none (the lock orders it with this
@@ -77,11 +81,15 @@ def record_callback(session: Session, sid: str, status: str, error_code: int | N
 
 def apply_early_callbacks(session: Session, sid: str) -> None:
     """Applies callbacks that arrived before the REST call's answer was stored."""
-    events = session.execute(select(MessageStatusEvent.status, MessageStatusEvent.error_code)
+    events = session.execute(select(MessageStatusEvent.status, MessageStatusEvent.error_code,
+                                    MessageStatusEvent.payload)
                              .where(MessageStatusEvent.twilio_sid == sid)).all()
     if not events:
         return
     best = max(events, key=lambda e: STATUS_RANK.get(e.status, -1))
-    code = next((e.error_code for e in events if e.error_code is not None), None)
-    advance(session, sid, best.status, code)
+    failure = next((e for e in events if e.error_code is not None), None)
+    if failure is None:
+        advance(session, sid, best.status, None)
+        return
+    advance(session, sid, best.status, failure.error_code, error_text(failure.payload or {}, failure.error_code))
 

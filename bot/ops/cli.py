@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.core.db import db
 from bot.core.errors import MalformedRequest
-from bot.core.phones import to_e164
+from bot.core.phones import user_address
 from bot.intake.ingest import ingest_buffered
 from bot.ops.console_cli import audit_cli, users_set_role
 from bot.ops.events_cli import events_cli, seed_demo_command
@@ -46,7 +46,7 @@ def db_upgrade(revision: str) -> None:
 def users_export(phone: str) -> None:
     """Prints everything stored about the user with this phone as one JSON document."""
     try:
-        e164 = to_e164(phone)
+        e164 = user_address(phone)
     except MalformedRequest as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.core.db import db
 from bot.core.errors import MalformedRequest
-from bot.core.phones import to_e164
+from bot.core.phones import user_address
 from bot.core.sql import as_utc
 from models import AuditEntry, User
 from models.base import utcnow
@@ -27,7 +27,7 @@ audit_cli = AppGroup("audit", help="The audit log of organizer commands.")
 def users_set_role(phone: str, role: str) -> None:
     """Gives the user with this phone a role (attendee, organizer or admin) and prints the change."""
     try:
-        e164 = to_e164(phone)
+        e164 = user_address(phone)
     except MalformedRequest as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -93,6 +93,29 @@ def test_recorded_failed_63016_payload_sets_failed_and_error_code(app, client, s
     assert stored.payload["ChannelInstallSid"] == payload["ChannelInstallSid"]
 
 
+def failed_message_error(session, sid) -> str | None:
+    session.expire_all()
+    return session.scalars(select(Message.error_message).where(Message.twilio_sid == sid)).one()
+
+
+def test_a_failed_message_carries_the_meaning_of_its_error_code(app, client, session, twilio):
+    sid, to = outbound_reply(app, client, twilio, "+967712100005")
+    payload = {**load_payload("status_failed_63016.json"), "MessageSid": sid, "SmsSid": sid, "To": to}
+    post_signed(client, STATUS_PATH, payload)
+    assert failed_message_error(session, sid) == ("Twilio error 63016: outside the 24-hour window: only an "
+                                                  "approved template can be sent")
+
+
+@pytest.mark.parametrize("field", ["ErrorMessage", "ChannelStatusMessage"])
+def test_a_failed_message_keeps_the_text_twilio_sent(app, client, session, twilio, field):
+    sid, to = outbound_reply(app, client, twilio, f"+96771210000{6 + (field == 'ErrorMessage')}")
+    params = {**status_params(sid, "undelivered", to), "ErrorCode": "63032", field: "User's number is part of "
+              "an experiment"}
+    post_signed(client, STATUS_PATH, params)
+    assert failed_message_error(session, sid) == "User's number is part of an experiment"
+    assert row(session, sid)[2] == 63032
+
+
 def test_unknown_sid_is_200_and_kept_as_event(app, client, session, twilio):
     sid, to = outbound_reply(app, client, twilio, "+967712100004")
     unknown = "SM" + "0" * 31 + "9"

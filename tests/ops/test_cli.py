@@ -56,6 +56,7 @@ def test_export_document_shape(exchange, runner, twilio):
     assert image_in["attachments"][0]["content_type"] == "image/jpeg"
     assert image_reply["route"] == "media" and image_reply["attachments"] == []
     assert (image_reply["status"], image_reply["error_code"]) == ("failed", 63016)
+    assert "24-hour window" in image_reply["error_message"], "what the code means, for whoever reads the export"
     assert image_reply["twilio_sid"] == twilio.sent_to(PHONE)[0]["sid"]
     assert question["body"] == ARABIC and question["route"] == "llm", "an inbound turn records what answered it"
     assert answer["route"] == "llm" and answer["body"] == f"FAKE-LLM: {ARABIC}"
@@ -74,6 +75,15 @@ def test_export_accepts_other_spellings_of_the_phone(exchange, runner):
         result = export(runner, spelling)
         assert result.exit_code == 0, (spelling, result.output)
         assert json.loads(result.stdout)["user"]["phone"] == PHONE
+
+
+def test_export_finds_a_sender_known_only_by_a_business_scoped_id(app, client, runner):
+    send(client, "IN.2081234567890123", "hello", From="whatsapp:IN.2081234567890123",
+         ExternalUserId="IN.2081234567890123", WaId="")
+    run_jobs(app)
+    result = export(runner, "whatsapp:IN.2081234567890123")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["user"]["phone"] == "IN.2081234567890123"
 
 
 def test_export_unknown_phone_is_exit_1(app, runner):

@@ -1,5 +1,5 @@
-"""Twilio's inbound WhatsApp form as an `InboundTurn`: the sender in E.164, the text, media and locations, and
-the fields worth keeping (button payloads, the replied-to SID, referrals)."""
+"""Twilio's inbound WhatsApp form as an `InboundTurn`: the sender in E.164 (or its business-scoped id), the
+text, media and locations, and the fields worth keeping (button payloads, the replied-to SID, referrals)."""
 from __future__ import annotations
 
 import logging
@@ -7,7 +7,7 @@ import math
 
 from bot.channels.messages import Attachment, InboundTurn
 from bot.core.errors import MalformedRequest
-from bot.core.phones import to_e164
+from bot.core.phones import user_address
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def parse_inbound(form) -> InboundTurn:
         raise MalformedRequest("MessageSid is too long")
     attachments = _attachments(form)
     meta = {k: clean_text(form.get(k)) for k in KEPT_FIELDS if form.get(k)}
-    return InboundTurn(channel_message_id=sid, phone=to_e164(sender), body=clean_text(form.get("Body")),
+    return InboundTurn(channel_message_id=sid, phone=user_address(sender), body=clean_text(form.get("Body")),
                        message_type=_message_type(form, attachments),
                        wa_id=_fitted(form, "WaId", 255, meta),
                        profile_name=_fitted(form, "ProfileName", 255, meta),
