@@ -13,7 +13,7 @@ from bot.core.db import db
 from bot.core.errors import MalformedRequest
 from bot.core.settings import INSTANCE_DIR, Settings
 from bot.ops import cli
-from bot.web import health, tickets, webhooks
+from bot.web import health, rosters, tickets, webhooks
 from bot.wiring import build_runtime
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     webhooks.init_app(app)
     health.init_app(app)
     tickets.init_app(app)
+    rosters.init_app(app)
     cli.init_app(app)
     register_error_handlers(app)
     return app

@@ -39,3 +39,10 @@ def to_e164(address: str) -> str:
     if not phonenumbers.is_possible_number(number):
         raise MalformedRequest(f"From is not a possible phone number: {address[:40]!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask(phone: str) -> str:
+    """+967712345678 → +967••••••678: enough to tell attendees apart, not to call them."""
+    if len(phone) <= 7:
+        return "•" * len(phone)
+    return phone[:4] + "•" * (len(phone) - 7) + phone[-3:]

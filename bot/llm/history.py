@@ -1,4 +1,6 @@
-"""Earlier turns of a conversation, as chat messages for the LLM."""
+"""Earlier turns of a conversation, as chat messages for the LLM. A stretch where a person from the events team
+owned the conversation (a handoff: the team's relayed replies, the attendee's turns the bot left unanswered) is
+framed by two system notes, so the model neither claims the team's words nor contradicts them unknowingly."""
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -8,6 +10,8 @@ from bot.i18n import catalog
 from models import Message
 
 _PROMPTS = tuple(catalog.MESSAGES["feedback_prompt"].values())
+HUMAN_BEGAN = "[From here a person from the events team answered the attendee; the assistant was silent.]"
+HUMAN_ENDED = "[Here the conversation returned to the assistant.]"
 
 
 def _without_prompts(body: str) -> str:
@@ -16,19 +20,31 @@ def _without_prompts(body: str) -> str:
     return body.strip()
 
 
+def _by_a_person(row) -> bool:
+    """A team member's relayed reply, or an attendee's turn the bot left to the team."""
+    return row.route == "agent" or (row.route == "handoff" and (row.route_key or "").startswith("open:"))
+
+
 def history(session: Session, message: Message, turns: int) -> list[dict]:
-    """The conversation's last `turns` turns before `message`, oldest first; split replies are joined."""
+    """The conversation's last `turns` turns before `message`, oldest first; split replies are joined, and a
+    handoff's stretch is framed by HUMAN_BEGAN / HUMAN_ENDED system notes."""
     rows = session.execute(
-        select(Message.direction, Message.body)
+        select(Message.direction, Message.body, Message.route, Message.route_key)
         .where(Message.conversation_id == message.conversation_id, Message.id < message.id,
                Message.status != "failed")
         .order_by(Message.id.desc()).limit(turns * 3)).all()
     result: list[dict] = []
+    human = False
     for row in reversed(rows):
+        if _by_a_person(row) != human:
+            human = not human
+            result.append({"role": "system", "content": HUMAN_BEGAN if human else HUMAN_ENDED})
         role = "user" if row.direction == "inbound" else "assistant"
         body = row.body if role == "user" else _without_prompts(row.body)
         if result and role == "assistant" and result[-1]["role"] == "assistant":
             result[-1]["content"] = f"{result[-1]['content']} {body}".strip()
         elif body.strip():
             result.append({"role": role, "content": body})
+    if human:
+        result.append({"role": "system", "content": HUMAN_ENDED})
     return result[-turns:]

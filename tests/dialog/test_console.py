@@ -3,6 +3,8 @@
 even for two organizers at once, the audit log, and `users set-role` / `audit list`."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import threading
 
@@ -10,10 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.core.db import db
-from bot.dialog.console.reports import mask
+from bot.core.phones import mask
+from bot.core.signing import sign
+from bot.events.roster import ROSTER_PURPOSE
 from bot.i18n import catalog
 from models import AuditEntry, Event, EventOrganizer, Registration, User
 from models.base import utcnow
+from tests.conftest import PUBLIC_BASE_URL
 from tests.dialog.journey import seed_ticket, upcoming_events
 from tests.dialog.seam import Chat
 
@@ -143,3 +148,38 @@ def test_phones_are_masked_but_the_last_three_digits(console):
 def ticket(app) -> Registration:
     with app.app_context(), db.session_scope() as session:
         return session.scalars(select(Registration).where(Registration.ticket_code == "JZ4242")).one()
+
+
+def roster_url(said) -> str:
+    [url] = [word for word in said.body.split() if word.startswith(PUBLIC_BASE_URL + "/attendees/")]
+    return url.removeprefix(PUBLIC_BASE_URL)
+
+
+@pytest.mark.parametrize("command", ["/attendees JAZZ", "/الحضور JAZZ"])
+def test_the_attendee_list_comes_whole_as_csv_behind_a_signed_link(console, command):
+    with console.app_context(), db.session_scope() as session:
+        session.add(User(phone="+967718800005", display_name="=HYPERLINK(\"http://evil\")"))
+    seed_ticket(console, "+967718800005", "JAZZ", 1, ticket_code="JZ5151")
+    said = Chat(console, OWNER, profile=None).say(command)
+    response = console.test_client().get(roster_url(said))
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attendees-JAZZ.csv" in response.headers["Content-Disposition"]
+    text = response.data.decode("utf-8")
+    assert text.startswith("\ufeff"), "Excel reads the Arabic names as UTF-8"
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert rows[0][:5] == ["n", "name", "phone", "seats", "ticket_code"]
+    assert [r[4] for r in rows[1:]] == ["JZ4242", "JZ5151"]
+    assert rows[1][2] == mask(ATTENDEE) and ATTENDEE not in text
+    assert rows[2][1].startswith("'="), "a name is never run as a spreadsheet formula"
+
+
+def test_the_csv_link_is_refused_when_forged_or_when_the_organizer_lost_the_role(console):
+    said = Chat(console, OWNER, profile=None).say("/attendees JAZZ")
+    path = roster_url(said)
+    client = console.test_client()
+    assert client.get(path).status_code == 200
+    assert client.get(path.replace(".csv", "x.csv")).status_code == 404
+    forged = sign("another-secret", ROSTER_PURPOSE, "1:1")
+    assert client.get(f"/attendees/{forged}.csv").status_code == 404
+    assert console.test_cli_runner().invoke(args=["users", "set-role", OWNER, "attendee"]).exit_code == 0
+    assert client.get(path).status_code == 404, "a revoked role closes the links already sent"

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from bot.core.db import db
 from bot.i18n import catalog
+from bot.llm.history import HUMAN_BEGAN, HUMAN_ENDED
 from models import EventOrganizer, Handoff, Message, User
 from models.base import utcnow
 from tests.conftest import run_jobs, send
@@ -116,3 +117,31 @@ def test_end_to_end_the_team_is_told_and_the_reply_is_relayed_through_the_bots_n
     with app.app_context(), db.session_scope() as session:
         stored = session.scalars(select(Message).where(Message.route == "agent")).one()
         assert stored.meta["author_id"] == organizer.id and stored.direction == "outbound"
+
+
+def test_the_llm_history_marks_where_a_person_took_over_and_gave_the_conversation_back(make_app, twilio, llm):
+    app = make_app()
+    client = app.test_client()
+    send(client, ORGANIZER, "hi", profile="Huda")
+    send(client, ATTENDEE, "I want to talk to a person", profile="Sara")
+    run_jobs(app)
+    with app.app_context(), db.session_scope() as session:
+        session.scalars(select(User).where(User.phone == ORGANIZER)).one().role = "admin"
+        handoff_id = session.scalars(select(Handoff.id)).one()
+    send(client, ATTENDEE, "hello? anyone", profile="Sara")
+    send(client, ORGANIZER, f"/reply {handoff_id} Hi Sara, the doors open at 7", profile="Huda")
+    run_jobs(app)
+    send(client, ORGANIZER, f"/close {handoff_id}", profile="Huda")
+    run_jobs(app)
+    question = "what do astronauts eat for breakfast in orbit"
+    send(client, ATTENDEE, question, profile="Sara")
+    run_jobs(app)
+    messages = llm.requests[-1]["body"]["messages"]
+    assert messages[-1] == {"role": "user", "content": question}
+    turns = [(m["role"], m["content"]) for m in messages[1:-1]]
+    began, ended = turns.index(("system", HUMAN_BEGAN)), turns.index(("system", HUMAN_ENDED))
+    inside = turns[began + 1:ended]
+    assert ("user", "hello? anyone") in inside
+    assert any(role == "assistant" and "the doors open at 7" in text for role, text in inside)
+    assert all("the doors open at 7" not in text for _, text in turns[:began] + turns[ended + 1:])
+    assert turns[began - 1][0] == "assistant", "the bot's acknowledgement comes before the person's stretch"

@@ -6,10 +6,13 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from bot.core.phones import mask
+from bot.core.signing import sign
 from bot.dialog.console.access import own_event, own_events
 from bot.dialog.console.replies import Outcome, say
 from bot.dialog.context import TurnContext
 from bot.events.checkin import check_in
+from bot.events.roster import ROSTER_LINK_HOURS, ROSTER_PURPOSE, roster_token
 from bot.i18n import localize
 from models import AIInteraction, Event, Message, Registration, User
 from models.base import utcnow
@@ -66,7 +69,8 @@ def attendees(ctx: TurnContext, arguments: list[str]) -> Outcome:
             if first + PAGE < len(rows) else "")
     n = _number(ctx)
     return Outcome(say(ctx, "console_attendees", "attendees", title=event.title(ctx.language), first=n(first + 1),
-                       last=n(first + len(shown)), total=n(len(rows)), lines=lines, more=more))
+                       last=n(first + len(shown)), total=n(len(rows)), lines=lines,
+                       more=more + _roster_link(ctx, event)))
 
 
 def checkin(ctx: TurnContext, arguments: list[str]) -> Outcome:
@@ -89,11 +93,15 @@ def checkin(ctx: TurnContext, arguments: list[str]) -> Outcome:
     return Outcome(say(ctx, "checkin_done", "checkin", **values), detail=f"registration_id={done.registration.id}")
 
 
-def mask(phone: str) -> str:
-    """+967712345678 → +967•••••••678: enough to tell attendees apart, not to call them."""
-    if len(phone) <= 7:
-        return "•" * len(phone)
-    return phone[:4] + "•" * (len(phone) - 7) + phone[-3:]
+def _roster_link(ctx: TurnContext, event: Event) -> str:
+    """The whole list as CSV at a signed link valid for ROSTER_LINK_HOURS (none without PUBLIC_BASE_URL). A link,
+    not WhatsApp media: Twilio sends PDF and Office documents over WhatsApp, not CSV."""
+    base = ctx.settings.public_base_url
+    if not base:
+        return ""
+    token = sign(ctx.settings.secret_key, ROSTER_PURPOSE, roster_token(event.id, ctx.user.id))
+    return say(ctx, "console_attendees_csv", "attendees", url=f"{base}/attendees/{token}.csv",
+               hours=localize.number(ROSTER_LINK_HOURS, ctx.language)).text
 
 
 def _number(ctx: TurnContext):
