@@ -69,6 +69,14 @@ def test_the_team_lists_closes_and_the_bot_answers_again(team):
     assert attendee.say("menu").route[0] == "intent"
 
 
+def test_stats_count_the_handoffs_waiting_for_this_organizer(team):
+    organizer = Chat(team, ORGANIZER, profile="Huda")
+    assert "Waiting for a person: 0" in organizer.say("/stats").body
+    Chat(team, ATTENDEE, profile="Sara").say("I want to talk to a person")
+    assert "Waiting for a person: 1" in organizer.say("/stats").body
+    assert "بانتظار موظف: ١" in organizer.say("/احصائيات").body
+
+
 def test_an_organizer_of_other_events_cannot_see_or_answer_it(team):
     Chat(team, ATTENDEE, profile="Sara").say("I want to talk to a person")
     [opened] = open_handoffs(team)

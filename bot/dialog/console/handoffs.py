@@ -16,13 +16,18 @@ from models.base import utcnow
 
 
 def handoffs(ctx: TurnContext, arguments: list[str]) -> Outcome:
-    rows = ctx.session.execute(select(Handoff, User).join(User, User.id == Handoff.user_id)
-                               .where(Handoff.status == "open").order_by(Handoff.id)).all()
-    mine = [(h, u) for h, u in rows if _may_answer(ctx, u)]
+    mine = waiting(ctx)
     if not mine:
         return Outcome(say(ctx, "console_handoffs_none", "handoffs"))
     lines = "\n".join(_line(ctx, h, u) for h, u in mine)
     return Outcome(say(ctx, "console_handoffs", "handoffs", lines=lines))
+
+
+def waiting(ctx: TurnContext) -> list[tuple[Handoff, User]]:
+    """The open handoffs this person may answer, oldest first, with their attendees."""
+    rows = ctx.session.execute(select(Handoff, User).join(User, User.id == Handoff.user_id)
+                               .where(Handoff.status == "open").order_by(Handoff.id)).all()
+    return [(h, u) for h, u in rows if _may_answer(ctx, u)]
 
 
 def reply(ctx: TurnContext, arguments: list[str]) -> Outcome:

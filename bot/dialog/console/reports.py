@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from bot.core.phones import mask
 from bot.core.signing import sign
 from bot.dialog.console.access import own_event, own_events
+from bot.dialog.console.handoffs import waiting
 from bot.dialog.console.replies import Outcome, say
 from bot.dialog.context import TurnContext
 from bot.events.checkin import check_in
@@ -136,7 +137,8 @@ def _attendee_line(ctx: TurnContext, n: int, ticket: Registration, user: User) -
 
 
 def _bot_numbers(ctx: TurnContext) -> dict:
-    """Messages today and over 7 days, the share answered by each route, tokens, cost and 👍/👎."""
+    """Messages today and over 7 days, the share answered by each route, tokens, cost, 👍/👎, and the open
+    handoffs this person may answer."""
     now, n = utcnow(), _number(ctx)
     inbound = select(func.count()).select_from(Message).where(Message.direction == "inbound")
     today = ctx.session.scalar(inbound.where(Message.created_at >= now.replace(hour=0, minute=0, second=0,
@@ -156,4 +158,4 @@ def _bot_numbers(ctx: TurnContext) -> dict:
                                      .group_by(AIInteraction.feedback)).all())
     return {"today": n(today), "week": n(week), "routes": shares or "—", "unanswered": n(routes.get("fallback", 0)),
             "tokens": n(int(tokens)), "cost": f"{float(cost):.4f}", "up": n(votes.get(1, 0)),
-            "down": n(votes.get(-1, 0))}
+            "down": n(votes.get(-1, 0)), "handoffs": n(len(waiting(ctx)))}
