@@ -9,20 +9,17 @@ from datetime import timedelta
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy import select
 
 from bot.core.db import db
-from bot.core.errors import MalformedRequest
-from bot.core.phones import user_address
 from bot.intake.ingest import ingest_buffered
 from bot.ops.console_cli import audit_cli, users_set_role
 from bot.ops.events_cli import events_cli, seed_demo_command
 from bot.ops.export import export_user
 from bot.ops.faq_cli import faq_cli
+from bot.ops.lookup import address_or_exit, user_or_exit
 from bot.ops.reference_data import sync_reference_data
 from bot.ops.reminders_cli import reminders_cli
 from bot.wiring import runtime
-from models import User
 from models.migrate import upgrade
 
 db_cli = AppGroup("db", help="Database schema.")
@@ -45,17 +42,9 @@ def db_upgrade(revision: str) -> None:
 @click.argument("phone")
 def users_export(phone: str) -> None:
     """Prints everything stored about the user with this phone as one JSON document."""
-    try:
-        e164 = user_address(phone)
-    except MalformedRequest as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    e164 = address_or_exit(phone)
     with db.session_scope() as session:
-        user = session.scalars(select(User).where(User.phone == e164)).first()
-        if user is None:
-            click.echo(f"error: no user with phone {e164}", err=True)
-            sys.exit(1)
-        document = export_user(session, user)
+        document = export_user(session, user_or_exit(session, e164))
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))
 
 

@@ -11,10 +11,9 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from bot.core.db import db
-from bot.core.errors import MalformedRequest
-from bot.core.phones import user_address
 from bot.core.sql import as_utc
-from models import AuditEntry, User
+from bot.ops.lookup import address_or_exit, user_or_exit
+from models import AuditEntry
 from models.base import utcnow
 
 ROLES = ("attendee", "organizer", "admin")
@@ -26,16 +25,9 @@ audit_cli = AppGroup("audit", help="The audit log of organizer commands.")
 @click.argument("role", type=click.Choice(ROLES))
 def users_set_role(phone: str, role: str) -> None:
     """Gives the user with this phone a role (attendee, organizer or admin) and prints the change."""
-    try:
-        e164 = user_address(phone)
-    except MalformedRequest as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    e164 = address_or_exit(phone)
     with db.session_scope() as session:
-        user = session.scalars(select(User).where(User.phone == e164)).first()
-        if user is None:
-            click.echo(f"error: no user with phone {e164}", err=True)
-            sys.exit(1)
+        user = user_or_exit(session, e164)
         before, user.role, user.updated_at = user.role, role, utcnow()
     click.echo(f"{e164}: {before} -> {role}")
 
