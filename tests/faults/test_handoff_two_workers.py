@@ -7,18 +7,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.conftest import inbound_params
-from tests.faults.stack import Stack
 
 pytestmark = pytest.mark.faults
 
 ATTENDEE, OTHER = "+967717700001", "+967717700002"
-
-
-@pytest.fixture
-def stack(app, settings, twilio, llm, redis_server):
-    stack = Stack(settings, twilio, llm, redis_server.url)
-    yield stack
-    stack.close()
 
 
 def test_the_bot_stays_silent_in_a_handoff_whichever_worker_takes_the_turn(stack, settings, twilio):

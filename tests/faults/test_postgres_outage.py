@@ -6,7 +6,7 @@ import time
 import pytest
 
 from models.migrate import upgrade
-from tests.faults.stack import PostgresCluster, Stack, Stream, assert_exactly_once, wait_answered
+from tests.faults.stack import PostgresCluster, Stream, assert_exactly_once, wait_answered
 
 pytestmark = [pytest.mark.faults,
               pytest.mark.skipif(not PostgresCluster.available(), reason="needs root and PostgreSQL's binaries")]
@@ -21,10 +21,8 @@ def cluster():
 
 
 @pytest.fixture
-def stack(app, settings, twilio, llm, redis_server, cluster):
-    stack = Stack(settings, twilio, llm, redis_server.url, DATABASE_URL=cluster.url)
-    yield stack
-    stack.close()
+def stack_env(cluster) -> dict:
+    return {"DATABASE_URL": cluster.url}
 
 
 def test_every_turn_is_answered_once_after_postgres_comes_back(stack, cluster, twilio, llm):

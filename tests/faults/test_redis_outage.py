@@ -7,16 +7,9 @@ import time
 
 import pytest
 
-from tests.faults.stack import Stack, Stream, assert_exactly_once, wait_answered
+from tests.faults.stack import Stream, assert_exactly_once, wait_answered
 
 pytestmark = pytest.mark.faults
-
-
-@pytest.fixture
-def stack(app, settings, twilio, llm, redis_server):
-    stack = Stack(settings, twilio, llm, redis_server.url)
-    yield stack
-    stack.close()
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["restarted", "killed"])

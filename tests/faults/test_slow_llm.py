@@ -5,16 +5,13 @@ import time
 import pytest
 
 from tests.conftest import inbound_params
-from tests.faults.stack import Stack
 
 pytestmark = pytest.mark.faults
 
 
 @pytest.fixture
-def stack(app, settings, twilio, llm, redis_server):
-    stack = Stack(settings, twilio, llm, redis_server.url, LLM_TIMEOUT="1", LLM_MAX_RETRIES="0")
-    yield stack
-    stack.close()
+def stack_env() -> dict:
+    return {"LLM_TIMEOUT": "1", "LLM_MAX_RETRIES": "0"}
 
 
 def test_an_llm_slower_than_its_timeout_gives_one_fallback_per_turn(stack, twilio, llm):

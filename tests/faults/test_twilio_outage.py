@@ -6,18 +6,11 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.faults.stack import Stack, Stream, assert_exactly_once, wait_answered
+from tests.faults.stack import Stream, assert_exactly_once, wait_answered
 
 pytestmark = pytest.mark.faults
 
 OUTAGE_SECONDS = 20.0
-
-
-@pytest.fixture
-def stack(app, settings, twilio, llm, redis_server):
-    stack = Stack(settings, twilio, llm, redis_server.url)
-    yield stack
-    stack.close()
 
 
 def test_a_twenty_second_twilio_outage_delays_answers_but_loses_and_duplicates_none(stack, settings, twilio):

@@ -13,16 +13,9 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.faults.stack import Stack, assert_exactly_once, wait_answered
+from tests.faults.stack import assert_exactly_once, wait_answered
 
 pytestmark = pytest.mark.faults
-
-
-@pytest.fixture
-def stack(app, settings, twilio, llm, redis_server):
-    stack = Stack(settings, twilio, llm, redis_server.url)
-    yield stack
-    stack.close()
 
 
 def test_a_worker_killed_mid_reply_delays_its_users_by_seconds(stack, twilio, llm, redis_server):
