@@ -27,16 +27,21 @@ def seats_note(event: Event, language: str) -> str:
                        capacity=localize.number(event.capacity, language))
 
 
-def address(event: Event, language: str) -> str:
-    """The street address (one field, often in Latin script): isolated inside Arabic text."""
-    return localize.isolate(event.address, language, ltr=False) if event.address else ""
+def address(event: Event, language: str, venue: str = "") -> str:
+    """The street address (one field, often in Latin script), without the comma-separated parts the venue
+    already says ("Crater" after "Tawila Gardens, Crater"): isolated inside Arabic text."""
+    said = {part.strip().casefold() for part in venue.split(",")}
+    street = ", ".join(part.strip() for part in (event.address or "").split(",")
+                       if part.strip() and part.strip().casefold() not in said)
+    return localize.isolate(street, language, ltr=False) if street else ""
 
 
 def venue_line(event: Event, language: str) -> str:
     """The venue and street address; in Arabic the Arabic venue alone when there is one (the address field is
     usually Latin script and would repeat it in English)."""
-    street = "" if language == "ar" and event.venue_ar else address(event, language)
-    parts = [p for p in (event.venue(language), street) if p]
+    venue = event.venue(language) or ""
+    street = "" if language == "ar" and event.venue_ar else address(event, language, venue)
+    parts = [p for p in (venue, street) if p]
     return "، ".join(parts) if language == "ar" else ", ".join(parts)
 
 
@@ -61,7 +66,7 @@ def event_details(event: Event, language: str) -> str:
 def location_pin(event: Event, language: str) -> tuple[str, dict]:
     """The text and send options of a WhatsApp location message (Twilio's PersistentAction `geo:` pin)."""
     label = (event.venue(language) or event.title(language)).replace("|", " ")
-    street = address(event, language)
+    street = address(event, language, event.venue(language) or "")
     body = catalog.say("location_pin", language, venue=event.venue(language) or event.title(language),
                        title=event.title(language), address=f"\n{street}" if street else "",
                        map=map_suffix(event, language))

@@ -24,3 +24,9 @@ def test_the_arabic_venue_line_does_not_repeat_the_latin_address():
     assert views.venue_line(event, "en") == "Tawahi Hall, Main St, Tawahi, Aden"
     no_arabic_venue = Event(venue_en="Tawahi Hall", address="Main St")
     assert "Main St" in views.venue_line(no_arabic_venue, "ar"), "the address is all an Arabic reader would get"
+
+
+def test_the_venue_line_does_not_repeat_what_the_venue_already_says():
+    event = Event(venue_en="Tawila Gardens, Crater", address="Tawila Tanks Rd, crater , Aden")
+    assert views.venue_line(event, "en") == "Tawila Gardens, Crater, Tawila Tanks Rd, Aden"
+    assert views.venue_line(Event(venue_en="Crater", address="Crater"), "en") == "Crater"
