@@ -8,10 +8,13 @@ from models.events import Event, EventOrganizer, Registration
 from models.faq import FAQ
 from models.handoffs import Handoff
 from models.messages import STATUS_RANK, Message, MessageAttachment, MessageStatusEvent
+from models.moderation import FlaggedContent, ModerationRule, UserBan
+from models.outreach import Broadcast, BroadcastRecipient, Notification
 from models.users import User
 
 __all__ = [
-    "AIInteraction", "AuditEntry", "Base", "ConsentEvent", "ContextRule", "Conversation", "ConversationParticipant",
-    "Event", "EventOrganizer", "FAQ", "Handoff", "Message", "MessageAttachment", "MessageStatusEvent",
-    "PromptTemplate", "Registration", "ResponseCache", "STATUS_RANK", "User",
+    "AIInteraction", "AuditEntry", "Base", "Broadcast", "BroadcastRecipient", "ConsentEvent", "ContextRule",
+    "Conversation", "ConversationParticipant", "Event", "EventOrganizer", "FAQ", "FlaggedContent", "Handoff",
+    "Message", "MessageAttachment", "MessageStatusEvent", "ModerationRule", "Notification", "PromptTemplate",
+    "Registration", "ResponseCache", "STATUS_RANK", "User", "UserBan",
 ]

@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session
 from bot.core.settings import Settings
 from bot.core.sql import as_utc
 from bot.delivery.conversations import active_conversation
+from bot.delivery.reach import FREE, SKIP, reach
 from bot.delivery.sending import Dispatcher
-from bot.delivery.window import in_window
 from bot.i18n import catalog, localize
 from models import Conversation, Event, Message, Registration, User
 from models.base import utcnow
@@ -130,10 +130,10 @@ def remind(session: Session, settings: Settings, dispatcher: Dispatcher, registr
     now = utcnow()
     reminder = compose(settings, user, event, registration, now)
     if reminder is None:
-        log.warning("reminder skipped registration_id=%s user_id=%s: outside the 24 h window and no "
-                    "REMINDER_TEMPLATE_SID_EN/_AR configured", registration_id, user.id)
-        return _finish(session, registration_id, "skipped",
-                       "outside the 24-hour window and no reminder template configured")
+        why = ("opted out" if user.opted_out_at is not None
+               else "outside the 24-hour window and no reminder template configured")
+        log.warning("reminder skipped registration_id=%s user_id=%s: %s", registration_id, user.id, why)
+        return _finish(session, registration_id, "skipped", why)
     part = _store(session, settings, user.id, event.code, registration_id, reminder, now)
     if dispatcher.deliver(session, part, user.phone):
         how = f"template {reminder.send['content_sid']}" if reminder.send else "free-form"
@@ -146,29 +146,18 @@ def remind(session: Session, settings: Settings, dispatcher: Dispatcher, registr
 def compose(settings: Settings, user: User, event: Event, registration: Registration,
             now: datetime) -> Reminder | None:
     """The reminder for this user now: free-form inside the window, the template outside, None if neither."""
-    language = user_language(user)
-    if in_window(user.last_inbound_at, now):
-        return Reminder(language, reminder_text(event, registration, language))
-    template = template_for(settings, language)
-    if template is None:
+    way = reach(user, now, templates(settings))
+    if way.how == SKIP:
         return None
-    sid, language = template  # the variables must be in the template's language
-    variables = template_variables(user, event, registration, language)
-    return Reminder(language, reminder_text(event, registration, language),
-                    {"content_sid": sid, "content_variables": variables})
+    body = reminder_text(event, registration, way.language)
+    if way.how == FREE:
+        return Reminder(way.language, body)
+    variables = template_variables(user, event, registration, way.language)  # in the template's language
+    return Reminder(way.language, body, {"content_sid": way.content_sid, "content_variables": variables})
 
 
-def user_language(user: User) -> str:
-    return "ar" if user.preferred_language == "ar" else "en"
-
-
-def template_for(settings: Settings, language: str) -> tuple[str, str] | None:
-    """(content SID, its language): the user's language's template, else the other one, else None."""
-    sids = {"en": settings.reminder_template_sid_en, "ar": settings.reminder_template_sid_ar}
-    for candidate in (language, "en" if language == "ar" else "ar"):
-        if sids[candidate]:
-            return sids[candidate], candidate
-    return None
+def templates(settings: Settings) -> dict[str, str | None]:
+    return {"en": settings.reminder_template_sid_en, "ar": settings.reminder_template_sid_ar}
 
 
 def reminder_text(event: Event, registration: Registration, language: str) -> str:

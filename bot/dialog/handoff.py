@@ -55,7 +55,8 @@ def team_notices(session: Session, handoff: Handoff, user: User, language: str, 
              for lang in ("en", "ar")}
     variables = {"1": str(handoff.id), "2": name, "3": (rows[0] if rows else "")[:200]}
     return tuple(Notice(member, texts, route="handoff_notice", template_sid=template_sid,
-                        template_variables=variables, meta={"handoff_id": handoff.id})
+                        template_variables=variables, meta={"handoff_id": handoff.id},
+                        record=("handoff", handoff.id))
                  for member in team_of(session, user))
 
 
