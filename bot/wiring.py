@@ -18,6 +18,7 @@ from bot.conversation.runs import Replier
 from bot.core.db import db
 from bot.core.locks import LocalLocks, RedisLocks
 from bot.core.queue import RQTaskQueue, TaskQueue, ThreadClock, ThreadTaskQueue
+from bot.core.rate_limit import TurnCounter
 from bot.core.settings import Settings
 from bot.delivery.sending import Dispatcher
 from bot.intake.buffer import IntakeBuffer
@@ -60,7 +61,7 @@ def build_runtime(app: Flask, settings: Settings) -> Runtime:
     knowledge = KnowledgeCache(settings.match_high, settings.match_low)
     assistant = Assistant(llm, settings)
     dispatcher = Dispatcher(sender, settings)
-    answerer = Answerer(knowledge, assistant, settings, dispatcher)
+    answerer = Answerer(knowledge, assistant, settings, dispatcher, TurnCounter(client) if client else None)
     replier = Replier(queue, locks, answerer, settings.user_lock_seconds)
     return Runtime(settings=settings, sender=sender, llm=llm, queue=queue, locks=locks, redis=client,
                    knowledge=knowledge, assistant=assistant, dispatcher=dispatcher, answerer=answerer,

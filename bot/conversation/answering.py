@@ -37,11 +37,13 @@ from models import Conversation, Message, MessageAttachment, User
 class Answerer:
     """Answers turns with the bot's collaborators (built once per process by `bot.wiring`)."""
 
-    def __init__(self, knowledge: KnowledgeCache, assistant: Assistant, settings, dispatcher: Dispatcher) -> None:
+    def __init__(self, knowledge: KnowledgeCache, assistant: Assistant, settings, dispatcher: Dispatcher,
+                 turn_counter=None) -> None:
         self.knowledge = knowledge
         self.assistant = assistant
         self.settings = settings
         self.dispatcher = dispatcher
+        self.turn_counter = turn_counter  # the rate limit's, with Redis (bot/core/rate_limit.py)
         self.idle_gap = timedelta(minutes=settings.conversation_idle_minutes)
 
     def answer(self, session: Session, turn: Turn, lock: UserLock) -> None:
@@ -100,7 +102,8 @@ class Answerer:
             session.scalars(select(MessageAttachment).where(MessageAttachment.message_id == inbound.id)))
         return TurnContext(session=session, message=inbound, attachments=attachments, user=turn.user,
                            conversation=turn.conversation, language=language_of(inbound, turn.user),
-                           knowledge=self.knowledge.get(session), assistant=self.assistant, settings=self.settings)
+                           knowledge=self.knowledge.get(session), assistant=self.assistant, settings=self.settings,
+                           turn_counter=self.turn_counter)
 
 
 def language_of(inbound: Message, user: User) -> str:

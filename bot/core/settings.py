@@ -120,6 +120,7 @@ class Settings:
     reminder_check_seconds: int = 300
     handoff_template_sid: str | None = None  # telling organizers of a handoff outside the 24 h window
     handoff_idle_hours: int = 12  # a handoff the team has not answered for this long returns to the bot
+    user_rate_limit: int = 20  # turns a minute per phone before one notice and silence (bot/dialog/moderation/)
     llm_tool_rounds: int = 4
     intake_mode: str = "buffered"  # with Redis: buffered (the webhook writes Redis) or direct (PostgreSQL)
     intake_sweep_seconds: int = 15
@@ -200,6 +201,7 @@ class Settings:
             reminder_check_seconds=integer("REMINDER_CHECK_SECONDS"),
             handoff_template_sid=get("HANDOFF_TEMPLATE_SID"),
             handoff_idle_hours=integer("HANDOFF_IDLE_HOURS"),
+            user_rate_limit=integer("USER_RATE_LIMIT"),
             llm_tool_rounds=integer("LLM_TOOL_ROUNDS"),
             intake_mode=(get("INTAKE_MODE") or cls.intake_mode).lower(),
             worker_threads=integer("WORKER_THREADS"),

@@ -32,6 +32,9 @@ class TurnContext:
     knowledge: Knowledge
     assistant: Assistant
     settings: object
+    turn_counter: object | None = None  # counts a user's turns per minute in Redis (bot/core/rate_limit.py)
+    # notices a gate that let the turn pass on wants sent with whatever answers it (a flagged message's team)
+    notices: list = field(default_factory=list)
 
     @property
     def text(self) -> str:

@@ -25,11 +25,16 @@ def _by_a_person(row) -> bool:
     return row.route == "agent" or (row.route == "handoff" and (row.route_key or "").startswith("open:"))
 
 
+def _as_read(row) -> str:
+    """A user's turn as the bot read it: with the words a moderation rule masked (bot/dialog/moderation/gate.py)."""
+    return (row.meta or {}).get("moderated_body") or row.body
+
+
 def history(session: Session, message: Message, turns: int) -> list[dict]:
     """The conversation's last `turns` turns before `message`, oldest first; split replies are joined, and a
     handoff's stretch is framed by HUMAN_BEGAN / HUMAN_ENDED system notes."""
     rows = session.execute(
-        select(Message.direction, Message.body, Message.route, Message.route_key)
+        select(Message.direction, Message.body, Message.route, Message.route_key, Message.meta)
         .where(Message.conversation_id == message.conversation_id, Message.id < message.id,
                Message.status != "failed")
         .order_by(Message.id.desc()).limit(turns * 3)).all()
@@ -40,7 +45,7 @@ def history(session: Session, message: Message, turns: int) -> list[dict]:
             human = not human
             result.append({"role": "system", "content": HUMAN_BEGAN if human else HUMAN_ENDED})
         role = "user" if row.direction == "inbound" else "assistant"
-        body = row.body if role == "user" else _without_prompts(row.body)
+        body = _as_read(row) if role == "user" else _without_prompts(row.body)
         if result and role == "assistant" and result[-1]["role"] == "assistant":
             result[-1]["content"] = f"{result[-1]['content']} {body}".strip()
         elif body.strip():

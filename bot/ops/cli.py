@@ -1,5 +1,5 @@
 """Commands: `flask --app app db upgrade`, `users export PHONE`, `replies ...` and `intake ...`; the faq, events and
-reminders groups and `seed-demo` live in their own modules. `init_app` registers them all."""
+reminders and moderation groups and `seed-demo` live in their own modules. `init_app` registers them all."""
 from __future__ import annotations
 
 import json
@@ -17,6 +17,7 @@ from bot.ops.events_cli import events_cli, seed_demo_command
 from bot.ops.export import export_user
 from bot.ops.faq_cli import faq_cli
 from bot.ops.lookup import address_or_exit, user_or_exit
+from bot.ops.moderation_cli import moderation_cli
 from bot.ops.reference_data import sync_reference_data
 from bot.ops.reminders_cli import reminders_cli
 from bot.wiring import runtime
@@ -116,3 +117,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(reminders_cli)
     app.cli.add_command(events_cli)
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(moderation_cli)

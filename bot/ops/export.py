@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from bot.core.sql import as_utc
 from bot.delivery import consent
-from models import Conversation, Event, Message, MessageAttachment, Registration, User
+from bot.dialog.moderation import bans
+from models import Conversation, Event, FlaggedContent, Message, MessageAttachment, Registration, User
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -36,6 +37,8 @@ def export_user(session: Session, user: User) -> dict:
                  "last_inbound_at": _iso(user.last_inbound_at), "opted_out_at": _iso(user.opted_out_at)},
         "consent": consent.history(session, user),
         "registrations": _registrations(session, user),
+        "bans": bans.history(session, user),
+        "flagged": _flagged(session, user),
         "handoff_requests": [{"conversation_id": c.id, "requested_at": (c.context or {})["handoff_requested_at"]}
                              for c in conversations if (c.context or {}).get("handoff_requested_at")],
         "conversations": [{"id": c.id, "status": c.status, "channel": c.channel, "started_at": _iso(c.started_at),
@@ -51,6 +54,13 @@ def _registrations(session: Session, user: User) -> list[dict]:
     return [{"event_code": code, "ticket_code": r.ticket_code, "seats": r.seats, "status": r.status,
              "source": r.source, "created_at": _iso(r.created_at), "cancelled_at": _iso(r.cancelled_at),
              "reminder_status": r.reminder_status} for r, code in rows]
+
+
+def _flagged(session: Session, user: User) -> list[dict]:
+    """The user's messages the moderation rules flagged, and what became of the review."""
+    rows = session.scalars(select(FlaggedContent).where(FlaggedContent.user_id == user.id).order_by(FlaggedContent.id))
+    return [{"message_id": f.message_id, "action": f.action, "matched": f.matched, "status": f.status,
+             "created_at": _iso(f.created_at), "reviewed_at": _iso(f.reviewed_at)} for f in rows]
 
 
 def _message(m: Message, attachments: list[dict]) -> dict:

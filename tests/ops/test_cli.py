@@ -34,7 +34,9 @@ def test_export_document_shape(exchange, runner, twilio):
     result = export(runner, PHONE)
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert set(document) == {"user", "consent", "registrations", "handoff_requests", "conversations"}
+    assert set(document) == {"user", "consent", "registrations", "bans", "flagged", "handoff_requests",
+                             "conversations"}
+    assert document["bans"] == [] and document["flagged"] == []
     assert document["user"]["phone"] == PHONE
     assert document["user"]["wa_id"] == "967771234567"
     assert document["user"]["display_name"] == "Huda"

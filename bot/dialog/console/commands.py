@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
-from bot.dialog.console import handoffs, reports
+from bot.dialog.console import bans, flags, handoffs, reports
 from bot.dialog.console.access import may_use_console
 from bot.dialog.console.replies import Outcome, say
 from bot.dialog.context import Reply, TurnContext
@@ -24,6 +25,9 @@ NAMES = {
     "handoffs": ("handoffs", "المحادثات", "التحويلات"),
     "reply": ("reply", "رد"),
     "close": ("close", "اغلاق", "إغلاق"),
+    "flags": ("flags", "البلاغات", "بلاغات"),
+    "ban": ("ban", "حظر"),
+    "unban": ("unban", "رفع_الحظر", "الغاء_الحظر", "إلغاء_الحظر"),
 }
 BY_NAME = {name: command for command, names in NAMES.items() for name in names}
 
@@ -65,10 +69,13 @@ def audit(ctx: TurnContext, command: str, arguments: list[str], outcome: Outcome
 
 
 def _help(ctx: TurnContext, arguments: list[str]) -> Outcome:
-    return Outcome(say(ctx, "console_help", "help"))
+    more = say(ctx, "console_help_moderation", "help").text
+    help_ = say(ctx, "console_help", "help")
+    return Outcome(replace(help_, text=f"{help_.text}\n\n{more}"))
 
 
 COMMANDS: dict[str, Callable[[TurnContext, list[str]], Outcome]] = {
     "help": _help, "events": reports.events, "stats": reports.stats, "attendees": reports.attendees,
     "checkin": reports.checkin, "handoffs": handoffs.handoffs, "reply": handoffs.reply, "close": handoffs.close,
+    "flags": flags.flags, "ban": bans.ban, "unban": bans.unban,
 }
