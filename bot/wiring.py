@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import redis
 from flask import Flask, current_app
 
+from bot.campaigns.broadcasts import BroadcastRunner, active_broadcasts, send_due_summaries
+from bot.campaigns.pacing import LocalPacer, RedisPacer
 from bot.campaigns.reminders import send_due_reminders
 from bot.channels import Sender, make_sender
 from bot.conversation.answering import Answerer
@@ -25,6 +27,7 @@ from bot.intake.buffer import IntakeBuffer
 from bot.llm.assistant import Assistant
 from bot.llm.client import LanguageModel, make_llm
 from bot.nlu.knowledge_cache import KnowledgeCache
+from models.base import utcnow
 
 
 @dataclass
@@ -40,7 +43,9 @@ class Runtime:
     dispatcher: Dispatcher
     answerer: Answerer
     replier: Replier
+    broadcasts: BroadcastRunner | None = None
     clock: ThreadClock | None = None  # embedded mode only: the periodic sweep's thread
+    broadcast_clock: ThreadClock | None = None  # embedded mode only: sends confirmed broadcasts
     intake_buffer: IntakeBuffer | None = None  # INTAKE_MODE=buffered with Redis
 
     def init_app(self, app: Flask) -> None:
@@ -63,9 +68,11 @@ def build_runtime(app: Flask, settings: Settings) -> Runtime:
     dispatcher = Dispatcher(sender, settings)
     answerer = Answerer(knowledge, assistant, settings, dispatcher, TurnCounter(client) if client else None)
     replier = Replier(queue, locks, answerer, settings.user_lock_seconds)
+    broadcasts = _broadcast_runner(client, settings, dispatcher)
     return Runtime(settings=settings, sender=sender, llm=llm, queue=queue, locks=locks, redis=client,
                    knowledge=knowledge, assistant=assistant, dispatcher=dispatcher, answerer=answerer,
                    replier=replier, clock=_embedded_clock(app, settings, dispatcher, replier),
+                   broadcasts=broadcasts, broadcast_clock=_embedded_broadcasts(app, settings, dispatcher, broadcasts),
                    intake_buffer=_intake_buffer(client, locks, settings))
 
 
@@ -89,6 +96,30 @@ def _embedded_clock(app: Flask, settings: Settings, dispatcher: Dispatcher, repl
         replier.requeue_stale_turns(settings.requeue_after_seconds)
 
     return ThreadClock(app.app_context, settings.reminder_check_seconds, sweep).start()
+
+
+def _broadcast_runner(client: redis.Redis | None, settings: Settings, dispatcher: Dispatcher) -> BroadcastRunner:
+    """Paced on Redis's clock for every worker, or in this process; a few sends in flight on PostgreSQL (a REST
+    call takes longer than a slot), one at a time on SQLite (one writer)."""
+    pacer = RedisPacer(client, settings.broadcast_mps) if client else LocalPacer(settings.broadcast_mps)
+    threads = 1 if settings.database_url.startswith("sqlite") else min(8, max(1, round(settings.broadcast_mps / 4)))
+    return BroadcastRunner(settings, dispatcher, pacer, db.session_scope, threads)
+
+
+def _embedded_broadcasts(app: Flask, settings: Settings, dispatcher: Dispatcher,
+                         runner: BroadcastRunner) -> ThreadClock | None:
+    """Without Redis, a thread of this process sends confirmed broadcasts and their summaries."""
+    if settings.redis_url or settings.broadcast_check_seconds <= 0:
+        return None
+
+    def sweep() -> None:
+        with db.session_scope() as session:
+            active = active_broadcasts(session, utcnow())
+        for broadcast_id in active:
+            runner.run(broadcast_id, 30)
+        with db.session_scope() as session:
+            send_due_summaries(session, dispatcher, settings)
+    return ThreadClock(app.app_context, settings.broadcast_check_seconds, sweep).start()
 
 
 def runtime() -> Runtime:

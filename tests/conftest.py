@@ -110,6 +110,7 @@ def settings(migrated_database, twilio, llm, redis_client) -> Settings:
         send_retry_seconds=0,  # attempts counted exactly; tests/faults/test_twilio_outage.py waits one out
         feedback_prompt=False,  # exact reply bodies in spine tests; the routing tests turn it on
         reminder_check_seconds=0,  # no embedded reminder thread outliving an app built with redis_url=None
+        broadcast_check_seconds=0,  # nor a broadcast one
         # most tests look at the database right after a webhook; tests/intake/test_buffered_intake.py covers the
         # production default (buffered), and so does every acceptance check
         intake_mode="direct",

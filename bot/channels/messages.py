@@ -44,6 +44,7 @@ class OutboundMessage:
     content_sid: str | None = None
     content_variables: str | None = None
     persistent_action: tuple[str, ...] = ()  # e.g. ("geo:12.7855,45.0187|Aden Hall",): a WhatsApp location pin
+    ref: int | None = None  # our id for the message: its status callbacks carry it (`?m=`), to find it by
 
 
 @dataclass(frozen=True)

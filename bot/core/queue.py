@@ -42,6 +42,9 @@ INTAKE_QUEUE = "intake"  # listened to before `replies`: buffered turns are stor
 REPLY_JOB = "bot.worker.jobs.reply_to_user"  # one user's turns; still run when queued by an earlier release
 RUN_JOB = "bot.worker.jobs.answer_ready_users"
 INGEST_JOB = "bot.worker.jobs.ingest_buffered"
+BROADCAST_JOB = "bot.worker.jobs.send_broadcast"
+BROADCAST_QUEUED = "bot:broadcasts:{}:queued"  # a run of this broadcast is queued (set with the enqueue)
+BROADCAST_RUNNING = "bot:broadcasts:{}:running"  # a run of this broadcast holds it (a redis-py Lock)
 READY_KEY = "bot:replies:ready"
 WORKERS_SEEN_SECONDS = 5.0  # how long a count of the workers listening on `replies` is reused
 ALIVE_SECONDS = 120  # a worker that sent no heartbeat for this long is counted as gone (idle ones beat every 10 s)
@@ -151,6 +154,22 @@ class RQTaskQueue:
         """Schedules a run of the buffered intake (`bot.worker.jobs.ingest_buffered`); overlapping runs are safe."""
         self.intake.enqueue(INGEST_JOB, job_timeout=600, result_ttl=60, failure_ttl=7 * 86400,
                             description="store buffered turns")
+
+    def enqueue_broadcast(self, broadcast_id: int) -> bool:
+        """Queues a run of the broadcast unless one is queued already (the run clears the mark when it starts);
+        True if it queued one. The mark expires, so a run lost with its worker is queued again."""
+        if not self.connection.set(BROADCAST_QUEUED.format(broadcast_id), 1, nx=True, ex=60):
+            return False
+        self.queue.enqueue(BROADCAST_JOB, broadcast_id, job_timeout=600, result_ttl=60, failure_ttl=7 * 86400,
+                           description=f"send broadcast {broadcast_id}")
+        return True
+
+    def broadcast_run(self, broadcast_id: int, seconds: float):
+        """The broadcast's run lock (acquired, released by the caller), or None when another run holds it; the
+        queued mark is cleared, so the next run can be queued while this one works."""
+        self.connection.delete(BROADCAST_QUEUED.format(broadcast_id))
+        lock = self.connection.lock(BROADCAST_RUNNING.format(broadcast_id), timeout=seconds, blocking=False)
+        return lock if lock.acquire() else None
 
     @staticmethod
     def _run_job():

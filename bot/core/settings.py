@@ -128,6 +128,12 @@ class Settings:
     requeue_after_seconds: int = 120
     lost_check_seconds: int = 5  # how often the clock looks for users whose lock holder is gone
     worker_threads: int = 4
+    sender_mps: int = 80  # the WhatsApp sender's limit at Twilio (80/s by default, up to 400/s on request)
+    broadcast_mps: float = 10.0  # broadcast sends per second, shared by all workers; at most SENDER_MPS
+    broadcast_template_sid_en: str | None = None  # a broadcast outside the 24 h window: {"1": the text}
+    broadcast_template_sid_ar: str | None = None
+    broadcast_check_seconds: int = 2  # how often the clock looks for broadcasts with recipients left
+    broadcast_pause_seconds: int = 900  # after WhatsApp's 63018 (sender rate limit), resume this much later
 
     @property
     def embedded_queue(self) -> bool:
@@ -210,9 +216,17 @@ class Settings:
             requeue_after_seconds=integer("REQUEUE_AFTER_SECONDS"),
             user_lock_seconds=integer("USER_LOCK_SECONDS"),
             lost_check_seconds=integer("LOST_CHECK_SECONDS"),
+            sender_mps=integer("SENDER_MPS"),
+            broadcast_mps=decimal("BROADCAST_MPS"),
+            broadcast_template_sid_en=get("BROADCAST_TEMPLATE_SID_EN"),
+            broadcast_template_sid_ar=get("BROADCAST_TEMPLATE_SID_AR"),
+            broadcast_check_seconds=integer("BROADCAST_CHECK_SECONDS"),
+            broadcast_pause_seconds=integer("BROADCAST_PAUSE_SECONDS"),
         )
         if settings.user_lock_seconds < 3:
             raise ConfigurationError("USER_LOCK_SECONDS must be at least 3 (the locks are renewed every third)")
+        if not 0 < settings.broadcast_mps <= settings.sender_mps:
+            raise ConfigurationError(f"BROADCAST_MPS must be above 0 and at most SENDER_MPS ({settings.sender_mps})")
         if settings.intake_mode not in ("buffered", "direct"):
             raise ConfigurationError(f"INTAKE_MODE must be buffered or direct, got {settings.intake_mode!r}")
         if settings.env == "production":

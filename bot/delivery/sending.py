@@ -53,12 +53,14 @@ class StoredPart:
 
 
 def outbound_for(part: Message | StoredPart, phone: str) -> OutboundMessage:
-    """The REST call for a stored part: its text, and the first part's pin or template if it has one."""
+    """The REST call for a stored part: its text, and the first part's pin or template if it has one; a part
+    whose `send` says `track` (a broadcast's) names itself in its status callback URL (`callback_url`)."""
     send = (part.meta or {}).get("send") or {}
     return OutboundMessage(to_phone=phone, body=part.body, content_sid=send.get("content_sid"),
                            content_variables=send.get("content_variables"),
                            persistent_action=tuple(send.get("persistent_action") or ()),
-                           media_urls=tuple(send.get("media_urls") or ()))
+                           media_urls=tuple(send.get("media_urls") or ()),
+                           ref=part.id if send.get("track") else None)
 
 
 def parts_of(session: Session, inbound_id: int) -> list[Message]:

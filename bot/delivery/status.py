@@ -65,11 +65,20 @@ def advance(session: Session, sid: str, status: str, error_code: int | None, err
     return result.rowcount > 0
 
 
-def record_callback(session: Session, sid: str, status: str, error_code: int | None, payload: dict) -> None:
-    """Stores the callback and applies it; commits. Unknown SIDs are kept for when the SID is stored."""
+def record_callback(session: Session, sid: str, status: str, error_code: int | None, payload: dict,
+                    ref: int | None = None) -> None:
+    """Stores the callback and applies it; commits. Unknown SIDs are kept for when the SID is stored.
+
+    Args:
+        ref: our message id, from the callback URL: a message whose sender died after Twilio accepted it but
+            before the SID was stored gets its SID here, with every status recorded for it.
+    """
     lock_sid(session, sid)  # waits for a sender storing this SID right now (see the module docstring)
     session.add(MessageStatusEvent(twilio_sid=sid, status=status, error_code=error_code, payload=payload))
     moved = advance(session, sid, status, error_code, error_text(payload, error_code))
+    if not moved and ref is not None and _link(session, ref, sid):
+        apply_early_callbacks(session, sid)
+        moved = True
     session.commit()
     if not moved:
         # A second look once our event is committed. `store_sid` needs none (the lock orders it with this
@@ -77,6 +86,14 @@ def record_callback(session: Session, sid: str, status: str, error_code: int | N
         apply_early_callbacks(session, sid)
         session.commit()
     log.info("status callback message_sid=%s status=%s error_code=%s applied=%s", sid, status, error_code, moved)
+
+
+def _link(session: Session, message_id: int, sid: str) -> bool:
+    """Gives the SID to our outbound message `message_id` if it has none yet (the REST call's answer was never
+    stored, or is about to be: then both write the same SID, in the order the SID's lock gives)."""
+    return session.execute(update(Message).where(Message.id == message_id, Message.twilio_sid.is_(None),
+                                                 Message.direction == "outbound")
+                           .values(twilio_sid=sid)).rowcount == 1
 
 
 def apply_early_callbacks(session: Session, sid: str) -> None:

@@ -9,7 +9,7 @@ import logging
 from datetime import timedelta
 
 import redis
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 from twilio.request_validator import RequestValidator
 
 from bot.channels.twilio.inbound import clean_text, parse_inbound
@@ -80,8 +80,15 @@ def status_callback() -> Response:
         raise MalformedRequest("a status callback needs MessageSid and MessageStatus")
     # keys too: JSONB refuses a NUL anywhere, in a key as in a value
     payload = {clean_text(k)[:100]: clean_text(v)[:500] for k, v in form.items()}
-    record_callback(db.session(), sid, state[:20], error_code(form.get("ErrorCode")), payload)
+    record_callback(db.session(), sid, state[:20], error_code(form.get("ErrorCode")), payload,
+                    ref=message_ref(request.args.get("m")))
     return empty_twiml()
+
+
+def message_ref(value: str | None) -> int | None:
+    """Our message id from the callback URL's `m=` (see `callback_url`), or None for anything else."""
+    ref = (value or "").strip()
+    return int(ref) if ref.isascii() and ref.isdigit() and len(ref) <= 12 else None
 
 
 def error_code(value: str | None) -> int | None:

@@ -31,11 +31,14 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from bot.app import create_app
+from bot.campaigns.broadcasts import active_broadcasts, send_due_summaries
+from bot.core.db import db
 from bot.core.errors import ConfigurationError
 from bot.core.queue import INTAKE_QUEUE, REPLIES_QUEUE
 from bot.core.settings import Settings
 from bot.wiring import runtime
 from bot.worker.jobs import ingest_buffered, requeue_stale_turns, send_reminders
+from models.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +110,20 @@ def sweep_lost_users(app: Flask) -> int:
         return runtime().replier.requeue_lost_users()
 
 
-def start_lost_user_sweep(app: Flask, seconds: float) -> threading.Thread | None:
-    """Every `seconds`, in a thread of the clock (not an RQ job: a round is two queries, and a job every few
-    seconds would cost more than it does), queues the users with waiting turns whom no run holds or will take
-    — a killed worker's users, once their locks run out (USER_LOCK_SECONDS)."""
+def sweep_broadcasts(app: Flask) -> int:
+    """Queues a run for every broadcast with recipients left (unless one is queued), and sends the summaries
+    that are due; returns how many runs it queued."""
+    with app.app_context():
+        rt = runtime()
+        with db.session_scope() as session:
+            active = active_broadcasts(session, utcnow())
+            send_due_summaries(session, rt.dispatcher, rt.settings)
+        return sum(rt.queue.enqueue_broadcast(broadcast_id) for broadcast_id in active)
+
+
+def start_periodic(app: Flask, seconds: float, sweep: Callable[[Flask], int], name: str) -> threading.Thread | None:
+    """Runs `sweep(app)` every `seconds` in a thread of the clock (not an RQ job: a round is a query or two,
+    and a job every few seconds would cost more than it does); errors are logged and the next round retries."""
     if seconds <= 0:
         return None
 
@@ -118,13 +131,19 @@ def start_lost_user_sweep(app: Flask, seconds: float) -> threading.Thread | None
         while True:
             time.sleep(seconds)
             try:
-                sweep_lost_users(app)
+                sweep(app)
             except Exception as exc:  # Redis or PostgreSQL away: the next round tries again
-                log.warning("lost-user sweep failed: %s", exc)
+                log.warning("%s failed: %s", name, exc)
 
-    thread = threading.Thread(target=run, name="lost-user-sweep", daemon=True)
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     return thread
+
+
+def start_lost_user_sweep(app: Flask, seconds: float) -> threading.Thread | None:
+    """Every `seconds`, queues the users with waiting turns whom no run holds or will take — a killed worker's
+    users, once their locks run out (USER_LOCK_SECONDS)."""
+    return start_periodic(app, seconds, sweep_lost_users, "lost-user-sweep")
 
 
 def main() -> int:
@@ -144,6 +163,7 @@ def main() -> int:
             log.error("bot clock: configuration error: %s", exc)
             return 2
         start_lost_user_sweep(app, rt.settings.lost_check_seconds)
+        start_periodic(app, rt.settings.broadcast_check_seconds, sweep_broadcasts, "broadcast-sweep")
         built = [scheduler]  # the first, built above to check the settings; then a fresh one after each error
         run_until_stopped(lambda: built.pop() if built else build_scheduler(rt.redis, rt.settings))
     return 0

@@ -6,18 +6,24 @@ worker's app and calls the stage that does the work. Jobs receive ids and number
     ingest_buffered      store the turns the webhook buffered in Redis (bot/intake/ingest.py)
     send_reminders       the event reminders that are due (bot/campaigns/reminders.py), from the clock
     requeue_stale_turns  turns whose reply run was lost, from the clock
+    send_broadcast       a few seconds of a confirmed broadcast's sending (bot/campaigns/broadcasts.py)
 
 Jobs queued by an earlier release under the flat names (`bot.jobs.*`, `bot.ingest.*`) still run: the worker
 maps them here (`bot.worker.main.LEGACY_JOB_NAMES`).
 """
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import timedelta
 
+from redis.exceptions import LockError
+
+from bot.campaigns.broadcasts import active_broadcasts
 from bot.campaigns.reminders import send_due_reminders
 from bot.core.db import db
 from bot.intake.ingest import ingest_buffered as ingest
 from bot.wiring import runtime
+from models.base import utcnow
 
 
 def answer_ready_users() -> int:
@@ -52,3 +58,25 @@ def send_reminders() -> dict[str, int]:
     rt = runtime()
     with db.session_scope() as session:
         return send_due_reminders(session, rt.settings, rt.dispatcher).as_dict()
+
+
+BROADCAST_RUN_SECONDS = 5.0  # a run sends this long, then the worker takes users' replies again
+
+
+def send_broadcast(broadcast_id: int) -> int:
+    """Sends the broadcast for BROADCAST_RUN_SECONDS (one run per broadcast at a time), then queues the next
+    run while recipients are left; returns how many it sent."""
+    rt = runtime()
+    lock = rt.queue.broadcast_run(broadcast_id, BROADCAST_RUN_SECONDS + 15)
+    if lock is None:
+        return 0  # another run has it and queues the next one
+    try:
+        sent = rt.broadcasts.run(broadcast_id, BROADCAST_RUN_SECONDS)
+    finally:
+        with suppress(LockError):  # it expired: the run took longer than its lock (another may have started)
+            lock.release()
+    with db.session_scope() as session:
+        still = broadcast_id in active_broadcasts(session, utcnow())
+    if still:
+        rt.queue.enqueue_broadcast(broadcast_id)
+    return sent

@@ -17,8 +17,10 @@ from bot.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Twilio errors that no retry can fix: invalid number, opted out, outside the 24 h window, body too long...
-PERMANENT_CODES = {21211, 21408, 21610, 21614, 21617, 63016, 63024, 63032}
+# Twilio errors that no retry can fix: invalid number, opted out, outside the 24 h window, body too long... and
+# 63018, WhatsApp's limit on the sender's business-initiated reach: retrying within seconds only hits it again
+# (a broadcast pauses for BROADCAST_PAUSE_SECONDS instead)
+PERMANENT_CODES = {21211, 21408, 21610, 21614, 21617, 63016, 63018, 63024, 63032}
 
 
 class TwilioSender:
@@ -31,7 +33,7 @@ class TwilioSender:
     def send(self, message: OutboundMessage) -> SendResult:
         params = {"from_": self.from_number, "to": WHATSAPP_PREFIX + message.to_phone}
         if self.status_callback:
-            params["status_callback"] = self.status_callback
+            params["status_callback"] = callback_url(self.status_callback, message.ref)
         if message.content_sid:
             params["content_sid"] = message.content_sid
             if message.content_variables:
@@ -49,6 +51,14 @@ class TwilioSender:
         except (requests.RequestException, OSError, http.client.HTTPException) as exc:
             raise SendError(f"network error talking to Twilio: {exc}", transient=True) from exc
         return SendResult(provider_id=created.sid, status=created.status or "queued")
+
+
+def callback_url(base: str, ref: int | None) -> str:
+    """The StatusCallback for one message: with our id (`m=`), its callbacks find the message even when the
+    process that sent it died before storing the SID the REST call answered."""
+    if ref is None:
+        return base
+    return f"{base}{'&' if '?' in base else '?'}m={ref}"
 
 
 def _send_error(exc: TwilioException) -> SendError:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
-from bot.dialog.console import bans, flags, handoffs, reports
+from bot.dialog.console import bans, broadcasts, flags, handoffs, reports
 from bot.dialog.console.access import may_use_console
 from bot.dialog.console.replies import Outcome, say
 from bot.dialog.context import Reply, TurnContext
@@ -25,6 +25,8 @@ NAMES = {
     "handoffs": ("handoffs", "المحادثات", "التحويلات"),
     "reply": ("reply", "رد"),
     "close": ("close", "اغلاق", "إغلاق"),
+    "broadcast": ("broadcast", "بث", "اعلان", "إعلان", "تعميم"),
+    "broadcasts": ("broadcasts", "البث", "الاعلانات", "الإعلانات", "التعاميم"),
     "flags": ("flags", "البلاغات", "بلاغات"),
     "ban": ("ban", "حظر"),
     "unban": ("unban", "رفع_الحظر", "الغاء_الحظر", "إلغاء_الحظر"),
@@ -45,9 +47,14 @@ class ConsoleHandler:
     """Runs before every other handler: a command never reaches the FAQ, the intents or the LLM."""
 
     def match(self, ctx: TurnContext) -> bool:
-        return parse(ctx.text) is not None
+        return parse(ctx.text) is not None or _answers_plan(ctx)
 
     def handle(self, ctx: TurnContext) -> Reply:
+        if _answers_plan(ctx):
+            outcome = broadcasts.answer_plan(ctx)
+            audit(ctx, "broadcast_confirm", [ctx.text[:40]], outcome)
+            if parse(ctx.text) is None:
+                return outcome.reply  # else: a command instead of a yes cancelled the plan, and runs
         name, arguments = parse(ctx.text)
         command = BY_NAME.get(name)
         if not may_use_console(ctx.user):
@@ -58,6 +65,12 @@ class ConsoleHandler:
             outcome = COMMANDS[command](ctx, arguments)
         audit(ctx, command or name, arguments, outcome)
         return outcome.reply
+
+
+def _answers_plan(ctx: TurnContext) -> bool:
+    """The organizer's message right after a broadcast's plan: their yes, or whatever cancels it."""
+    awaiting = ctx.awaiting
+    return bool(awaiting) and awaiting.get("kind") == broadcasts.CONFIRM and may_use_console(ctx.user)
 
 
 def audit(ctx: TurnContext, command: str, arguments: list[str], outcome: Outcome) -> None:
@@ -77,5 +90,6 @@ def _help(ctx: TurnContext, arguments: list[str]) -> Outcome:
 COMMANDS: dict[str, Callable[[TurnContext, list[str]], Outcome]] = {
     "help": _help, "events": reports.events, "stats": reports.stats, "attendees": reports.attendees,
     "checkin": reports.checkin, "handoffs": handoffs.handoffs, "reply": handoffs.reply, "close": handoffs.close,
+    "broadcast": broadcasts.broadcast, "broadcasts": broadcasts.broadcasts,
     "flags": flags.flags, "ban": bans.ban, "unban": bans.unban,
 }
