@@ -73,9 +73,12 @@ def record_callback(session: Session, sid: str, status: str, error_code: int | N
         ref: our message id, from the callback URL: a message whose sender died after Twilio accepted it but
             before the SID was stored gets its SID here, with every status recorded for it.
     """
-    lock_sid(session, sid)  # waits for a sender storing this SID right now (see the module docstring)
-    session.add(MessageStatusEvent(twilio_sid=sid, status=status, error_code=error_code, payload=payload))
-    moved = advance(session, sid, status, error_code, error_text(payload, error_code))
+    # the SID's lock (it waits for a sender storing this SID right now: see the module docstring), the event and
+    # the move forward, in one round trip on PostgreSQL
+    moved = rows_for(session).record(session, {
+        "sid": sid, "status": status, "rank": STATUS_RANK.get(status), "code": error_code, "payload": payload,
+        "error": error_text(payload, error_code),
+        "now": utcnow()})
     if not moved and ref is not None and _link(session, ref, sid):
         apply_early_callbacks(session, sid)
         moved = True

@@ -46,6 +46,19 @@ STORE_SID_LOCKED_FINISHING = prebuilt(f"{_LOCK};\nWITH finished AS ({_FINISH_TUR
 
 
 
+# A status callback: the event kept, and the message moved forward to it (never backwards), after the SID's lock.
+_RECORD = """INSERT INTO message_status_events (twilio_sid, status, error_code, payload, received_at)
+             VALUES (:sid, :status, :code, :payload, :now)"""
+_ADVANCE = """UPDATE messages SET status = :status, status_rank = :rank, updated_at = :now,
+                  error_code = COALESCE(:code, error_code), error_message = COALESCE(:error, error_message)
+              WHERE twilio_sid = :sid AND status_rank < :rank"""
+RECORD = prebuilt(_RECORD, "now", json=("payload",))
+ADVANCE = prebuilt(_ADVANCE, "now")
+# PostgreSQL: the lock, the event and the move in one round trip (the UPDATE's row count is the statement's)
+RECORD_LOCKED = prebuilt(f"{_LOCK};\n{_RECORD};\n{_ADVANCE}", "now", json=("payload",))
+RECORD_LOCKED_ONLY = prebuilt(f"{_LOCK};\n{_RECORD}", "now", json=("payload",))
+
+
 def _sid_key(sid: str) -> int:
     return zlib.crc32(sid.encode()) - 2 ** 31
 
@@ -61,6 +74,12 @@ class StatusRows:
         if finishing:
             session.execute(FINISH_TURN, params)
 
+    def record(self, session: Session, params: dict) -> bool:
+        """Keeps a callback's event and moves its message forward (`params["rank"]` None: a status word we do
+        not know, kept only); True when the message moved."""
+        session.execute(RECORD, params)
+        return params["rank"] is not None and session.execute(ADVANCE, params).rowcount > 0
+
 
 class PostgresStatusRows(StatusRows):
     def lock_sid(self, session: Session, sid: str) -> None:
@@ -69,6 +88,13 @@ class PostgresStatusRows(StatusRows):
     def store_sid(self, session: Session, params: dict, finishing: bool) -> None:
         session.execute(STORE_SID_LOCKED_FINISHING if finishing else STORE_SID_LOCKED,
                         {**params, "sid_key": _sid_key(params["p_sid"])})
+
+    def record(self, session: Session, params: dict) -> bool:
+        keyed = {**params, "sid_key": _sid_key(params["sid"])}
+        if params["rank"] is None:
+            session.execute(RECORD_LOCKED_ONLY, keyed)
+            return False
+        return session.execute(RECORD_LOCKED, keyed).rowcount > 0
 
 
 _PORTABLE, _POSTGRES = StatusRows(), PostgresStatusRows()
