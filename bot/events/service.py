@@ -35,17 +35,32 @@ class Booking:
     seats_left: int = 0
 
 
+_UPCOMING = "upcoming_events"  # session.info key: (transaction, events) read by `upcoming`
+
+
 def upcoming_query(now: datetime):
     return (select(Event).where(Event.status == "published", Event.starts_at > now)
             .order_by(Event.starts_at, Event.id))
 
 
 def upcoming(session: Session, now: datetime | None = None, limit: int | None = None, offset: int = 0) -> list[Event]:
-    """Published events that have not started, soonest first."""
-    query = upcoming_query(now or utcnow()).offset(offset)
-    if limit is not None:
-        query = query.limit(limit)
-    return list(session.scalars(query))
+    """Published events that have not started, soonest first.
+
+    Read once per transaction (a turn asks up to three times: the facts, the named events, the LLM's prompt):
+    the list is kept in `session.info` with the transaction it was read in. Within one transaction the
+    events are the identity map's objects, so a booking's seats are seen by the next call; a commit starts a
+    new transaction and a fresh read. An explicit `now` always reads.
+    """
+    if now is not None:
+        query = upcoming_query(now).offset(offset)
+        return list(session.scalars(query.limit(limit) if limit is not None else query))
+    transaction = session.get_transaction()
+    kept = session.info.get(_UPCOMING)
+    if kept is None or transaction is None or kept[0] is not transaction:
+        kept = (transaction, list(session.scalars(upcoming_query(utcnow()))))
+        session.info[_UPCOMING] = kept
+    listed = kept[1][offset:]
+    return listed[:limit] if limit is not None else listed
 
 
 def count_upcoming(session: Session, now: datetime | None = None) -> int:
