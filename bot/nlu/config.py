@@ -25,6 +25,17 @@ class MatcherConfig:
     min_linear_columns: int = 20_000
     # Nearest centroid ignores features that more than this share of the classes have (without_common_features).
     centroid_max_share: float = 0.1
+    # Over the dense budget: "sparse" (one SVM per entry against its ``neighbour_entries`` nearest entries,
+    # weights stored sparse: neighbours.py) or "centroid" (nearest centroid, the only large mode before session
+    # 8; still used by the Arabizi skeleton view of a large catalogue). liblinear's own default tolerance (0.1)
+    # and an iteration cap keep 10,000 small fits fast; ``fit_threads`` run them (liblinear releases the GIL).
+    # At most ``neighbour_max_share`` of the entries (and at least 200, MIN_PER_FEATURE) keep a weight for one feature.
+    large_mode: str = "sparse"
+    neighbour_entries: int = 20
+    neighbour_max_iter: int = 30
+    neighbour_tol: float = 0.1
+    fit_threads: int = 2
+    neighbour_max_share: float = 0.02
     arabizi: bool = True
     # Experiments (docs/matching.md); the defaults leave them off.
     stem_ngrams: tuple[int, int] | None = None  # extra word channel over light stems (light_stem)

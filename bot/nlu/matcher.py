@@ -59,15 +59,18 @@ class Matcher:
 
     @property
     def linear(self) -> bool:
-        """True when the linear SVM is used (False: nearest-centroid mode for very large catalogues)."""
-        return self._main is not None and self._main.svm is not None
+        """True when a linear SVM scores (dense, or sparse per entry for large catalogues; False: centroid)."""
+        return self.mode in ("linear", "sparse")
 
     @property
     def mode(self) -> str:
-        """How the main view scores: "linear" (the SVM), "centroid" (very large catalogues) or "empty"."""
+        """How the main view scores: "linear" (the dense SVM), "sparse" (per-entry SVMs against their nearest
+        entries, for catalogues over the dense budget), "centroid" (``large_mode="centroid"``) or "empty"."""
         if self._main is None:
             return "empty"
-        return "linear" if self._main.svm is not None else "centroid"
+        if self._main.svm is not None:
+            return "linear"
+        return "sparse" if self._main.sparse is not None else "centroid"
 
     def memory_bytes(self) -> int:
         """Bytes of the fitted arrays of both views (see ``View.memory_bytes``)."""
