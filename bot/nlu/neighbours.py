@@ -13,10 +13,11 @@ dense entries-wide product per query).
 """
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 from scipy.sparse import coo_matrix, csr_matrix
@@ -29,6 +30,8 @@ from .scorers import class_centroids
 BLOCK = 512  # entries per block of the centroid-similarity product (a dense block × entries of float32)
 # The seed LinearSVC(random_state=SEED) hands liblinear (check_random_state(SEED).randint(max int)).
 LIBLINEAR_SEED = int(np.random.RandomState(SEED).randint(np.iinfo("i").max))
+PARALLEL_FROM = 1000  # entries from which the fits run in several processes (fit_processes)
+_FORKED: dict = {}  # what a forked child of _map_entries reads: the fit of one entry
 MIN_PER_FEATURE = 200  # a feature keeps the weights of at least this many entries (neighbour_max_share)
 
 
@@ -133,8 +136,8 @@ def _fit_one(x: csr_matrix, rows: np.ndarray, positive: np.ndarray, weights: np.
 
 def fit_sparse_linear(x: csr_matrix, labels: np.ndarray, classes: np.ndarray, weights: np.ndarray | None,
                       config: MatcherConfig) -> SparseLinear:
-    """Per-entry SVMs against nearest entries (module docstring), fitted on ``fit_threads`` threads (liblinear
-    releases the GIL). ``labels`` are entry indices (rows of entries outside ``classes`` are never trained on)."""
+    """Per-entry SVMs against nearest entries (module docstring). ``labels`` are entry indices (rows of entries
+    outside ``classes`` are never trained on)."""
     x = x.astype(np.float64)  # liblinear's type: converted once, not per entry
     x.sort_indices()
     rows_of = _rows_by_class(labels, classes)
@@ -142,18 +145,39 @@ def fit_sparse_linear(x: csr_matrix, labels: np.ndarray, classes: np.ndarray, we
     neighbours = nearest_entries(x[examples], labels[examples], classes, config.neighbour_entries,
                                  config.centroid_max_share)
     budget = config.max_linear_weights // len(classes)
-    mappers = threading.local()
+    mapper = _Columns(x.shape[1])
 
     def fit(i: int) -> tuple[np.ndarray, np.ndarray, float]:
-        if not hasattr(mappers, "one"):
-            mappers.one = _Columns(x.shape[1])
         rows = np.concatenate([rows_of[i]] + [rows_of[j] for j in neighbours[i]])
         positive = labels[rows] == classes[i]
-        return _fit_one(x, rows, positive, weights, config, mappers.one, budget)
+        return _fit_one(x, rows, positive, weights, config, mapper, budget)
 
-    with ThreadPoolExecutor(max_workers=config.fit_threads) as pool_:
-        fitted = list(pool_.map(fit, range(len(classes))))
-    return _assemble(fitted, x.shape[1], config)
+    return _assemble(_map_entries(fit, len(classes), config.fit_processes), x.shape[1], config)
+
+
+def _map_entries(fit: Callable[[int], tuple], n: int, processes: int) -> list[tuple]:
+    """``[fit(i) for i in range(n)]``, on ``processes`` forked processes for a large catalogue.
+
+    Not threads: liblinear's random generator is one global, so two fits at once would not be deterministic.
+    Each fit reseeds it, so the order (and the process) an entry is fitted in does not change its weights. The
+    children inherit ``fit`` (and the rows it reads) through fork; only entry ranges and weights are pickled.
+    """
+    if processes <= 1 or n < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
+        return [fit(i) for i in range(n)]
+    step = -(-n // (4 * processes))
+    _FORKED["fit"] = fit
+    try:
+        with ProcessPoolExecutor(processes, mp_context=mp.get_context("fork")) as pool:
+            chunks = pool.map(_fit_range, [(start, min(start + step, n)) for start in range(0, n, step)])
+            return [one for chunk in chunks for one in chunk]
+    finally:
+        _FORKED.clear()
+
+
+def _fit_range(bounds: tuple[int, int]) -> list[tuple]:
+    """In a forked child: the fits of entries ``bounds[0]`` to ``bounds[1] - 1``."""
+    fit = _FORKED["fit"]
+    return [fit(i) for i in range(*bounds)]
 
 
 def strongest_per_feature(weights: csr_matrix, cap: int) -> csr_matrix:

@@ -58,8 +58,11 @@ def test_sparse_mode_ranks_like_the_dense_svm_and_survives_pickling():
     assert sparse._skeleton is None or sparse._skeleton.sparse is None
 
 
-def test_sparse_mode_is_deterministic_on_one_or_two_threads():
-    one = Matcher(MatcherConfig(max_linear_weights=0, fit_threads=1)).fit(ENTRIES)
-    two = Matcher(MatcherConfig(max_linear_weights=0, fit_threads=2)).fit(ENTRIES)
+def test_forked_fits_equal_the_fits_in_one_process(monkeypatch):
+    import bot.nlu.neighbours as neighbours
+    monkeypatch.setattr(neighbours, "PARALLEL_FROM", 2)  # ENTRIES is small: fork anyway
+    one = Matcher(MatcherConfig(max_linear_weights=0, fit_processes=1)).fit(ENTRIES)
+    two = Matcher(MatcherConfig(max_linear_weights=0, fit_processes=2)).fit(ENTRIES)
     assert (one._main.sparse.weights != two._main.sparse.weights).nnz == 0
     assert np.array_equal(one._main.sparse.intercepts, two._main.sparse.intercepts)
+    assert not neighbours._FORKED
