@@ -43,6 +43,9 @@ class MatcherConfig:
     char_ngrams_nowb: tuple[int, int] | None = None  # extra char n-grams across word boundaries
     class_weight: str | None = None  # LinearSVC class_weight ("balanced")
     knn_weight: float = 0.0  # add this × max cosine to an entry's examples to the SVM scores
+    # In linear mode, also fit the per-entry SVMs of large catalogues (neighbours.py) and average their scores
+    # with the dense SVM's, this one's weight against 1 (main view only). 0 = off.
+    neighbour_blend: float = 0.0
     word_weight: float = 1.0  # weight of the word channel next to char_wb (1 = equal)
     svm_loss: str = "squared_hinge"  # LinearSVC loss ("hinge" was worse)
     # Lexicon concepts (bot/nlu/lexicon.py): a channel of the concepts a text mentions, with this weight,

@@ -82,6 +82,8 @@ class View:
         weights = np.where(context, context_weight, 1.0) if context.any() else None
         if linear:
             self._fit_svm(texts, full_x, labels, weights, dense)
+            if self.config.neighbour_blend and self.stems and len(self.classes) > 2:
+                self.sparse = fit_sparse_linear(full_x, labels, self.classes, weights, self.config)
         elif len(self.classes) >= 2 and self.config.large_mode == "sparse":
             log.info("matcher in sparse linear mode: %d entries × %d columns is over the dense budget "
                      "(max_linear_weights=%d)", len(self.classes), x.shape[1], self.config.max_linear_weights)
@@ -234,6 +236,9 @@ class View:
             if scores.shape[0] == 1:  # binary liblinear: one column, the second class's margin
                 scores = np.array([-scores[0], scores[0]], dtype=scores.dtype)
             scores = scores.astype(np.float64)
+            if self.sparse is not None:
+                row = csr_matrix((values, columns, [0, len(columns)]), shape=(1, self.sparse.weights.shape[0]))
+                scores = self._blend(scores, self.sparse.scores(row)[0])
             if self.config.knn_weight:
                 row = csr_matrix((values, columns, [0, len(columns)]), shape=(1, self.examples.shape[1]))
                 scores = scores + self.config.knn_weight * self._knn(row)[0]
@@ -248,6 +253,27 @@ class View:
         out = (row @ self.centroids).toarray()[0]
         return out[self.classes].astype(np.float64)
 
+    def batch_scores(self, texts: Sequence[str]) -> np.ndarray:
+        """Raw scores of prepared texts for ``self.classes`` (texts × classes) through sklearn's transform."""
+        x = self.transform(texts)
+        if self.svm is not None:
+            scores = self.svm.decision_function(self.features(texts) if self.n_dense else x)
+            if scores.ndim == 1:  # binary liblinear returns one column: the second class's margin
+                scores = np.column_stack([-scores, scores])
+            if self.sparse is not None:
+                scores = self._blend(scores, self.sparse.scores(x))
+            if self.config.knn_weight:
+                scores = scores + self.config.knn_weight * self._knn(x)
+            return scores
+        if self.sparse is not None:
+            return self.sparse.scores(x)
+        return (x @ self.centroids).toarray()[:, self.classes]
+
+    def _blend(self, dense: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+        """Experiment (``neighbour_blend``): the dense SVM's scores averaged with the per-entry SVMs'."""
+        blend = self.config.neighbour_blend
+        return (dense + blend * neighbours) / (1.0 + blend)
+
     def _knn(self, x: csr_matrix) -> np.ndarray:
         """Cosine of each row of x to the nearest example of each class in self.classes."""
         sims = (x @ self.examples.T).toarray()
@@ -256,20 +282,7 @@ class View:
 
     def probabilities(self, texts: Sequence[str], n_classes: int) -> np.ndarray:
         """Softmax over all classes (classes unseen by this view get probability 0)."""
-        if len(texts) == 1:
-            scores = self.scores_one(texts[0])[None, :]
-        else:
-            x = self.transform(texts)
-            if self.svm is not None:
-                scores = self.svm.decision_function(self.features(texts) if self.n_dense else x)
-                if scores.ndim == 1:  # binary liblinear returns one column: the second class's margin
-                    scores = np.column_stack([-scores, scores])
-                if self.config.knn_weight:
-                    scores = scores + self.config.knn_weight * self._knn(x)
-            elif self.sparse is not None:
-                scores = self.sparse.scores(x)
-            else:
-                scores = (x @ self.centroids).toarray()[:, self.classes]
+        scores = self.scores_one(texts[0])[None, :] if len(texts) == 1 else self.batch_scores(texts)
         centroid = self.svm is None and self.sparse is None
         temperature = self.config.centroid_temperature if centroid else self.config.svm_temperature
         full = np.full((len(texts), n_classes), -np.inf)
