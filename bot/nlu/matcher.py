@@ -9,8 +9,10 @@ Design (measured in docs/matching.md):
 * Scorer (``scorers.py``): one-vs-rest linear SVM. When classes × features would exceed ``max_linear_weights``
   the columns fewest texts have are dropped until it fits (``pruning.py``; Banking77 with the intents keeps
   113k of 456k columns at no loss on dev); only when fewer than ``min_linear_columns`` would remain (over ~480
-  entries) does the matcher use nearest-centroid cosine, which scales to 10,000+ entries. ``Matcher.mode``
-  says which ran, and a fit in centroid mode logs a warning.
+  entries) does the matcher switch to one binary SVM per entry trained against its nearest entries, with
+  sparse weights scored as one sparse product (``neighbours.py``), which scales to 10,000+ entries and keeps
+  Banking77's accuracy within half a point. ``Matcher.mode`` says which ran ("linear", "sparse"; "centroid"
+  only with ``large_mode="centroid"``).
 * Arabizi queries ("kam si3r el tadhkara") are also scored by a second SVM trained on the consonant
   skeletons of the Arabic examples (see ``arabic_skeleton``); the more confident of the two views is used.
 * Confidence: softmax of the scores divided by a temperature. The default temperatures were fitted by
