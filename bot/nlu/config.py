@@ -28,12 +28,12 @@ class MatcherConfig:
     # Over the dense budget: "sparse" (one SVM per entry against its ``neighbour_entries`` nearest entries,
     # weights stored sparse: neighbours.py) or "centroid" (nearest centroid, the only large mode before session
     # 8; still used by the Arabizi skeleton view of a large catalogue). liblinear's own default tolerance (0.1)
-    # and an iteration cap keep 10,000 small fits fast; from 1,000 entries ``fit_processes`` forked processes
+    # and an iteration cap (15) keep 10,000 small fits fast; from 1,000 entries ``fit_processes`` forked processes
     # share them (the weights do not depend on it).
     # At most ``neighbour_max_share`` of the entries (and at least 200, MIN_PER_FEATURE) keep a weight for one feature.
     large_mode: str = "sparse"
     neighbour_entries: int = 20
-    neighbour_max_iter: int = 30
+    neighbour_max_iter: int = 15
     neighbour_tol: float = 0.1
     fit_processes: int = 2
     neighbour_max_share: float = 0.02
