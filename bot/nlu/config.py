@@ -25,12 +25,27 @@ class MatcherConfig:
     min_linear_columns: int = 20_000
     # Nearest centroid ignores features that more than this share of the classes have (without_common_features).
     centroid_max_share: float = 0.1
+    # Over the dense budget: "sparse" (one SVM per entry against its ``neighbour_entries`` nearest entries,
+    # weights stored sparse: neighbours.py) or "centroid" (nearest centroid, the only large mode before session
+    # 8; still used by the Arabizi skeleton view of a large catalogue). liblinear's own default tolerance (0.1)
+    # and an iteration cap (15) keep 10,000 small fits fast; from 1,000 entries ``fit_processes`` forked processes
+    # share them (the weights do not depend on it).
+    # At most ``neighbour_max_share`` of the entries (and at least 200, MIN_PER_FEATURE) keep a weight for one feature.
+    large_mode: str = "sparse"
+    neighbour_entries: int = 20
+    neighbour_max_iter: int = 15
+    neighbour_tol: float = 0.1
+    fit_processes: int = 2
+    neighbour_max_share: float = 0.02
     arabizi: bool = True
     # Experiments (docs/matching.md); the defaults leave them off.
     stem_ngrams: tuple[int, int] | None = None  # extra word channel over light stems (light_stem)
     char_ngrams_nowb: tuple[int, int] | None = None  # extra char n-grams across word boundaries
     class_weight: str | None = None  # LinearSVC class_weight ("balanced")
     knn_weight: float = 0.0  # add this × max cosine to an entry's examples to the SVM scores
+    # In linear mode, also fit the per-entry SVMs of large catalogues (neighbours.py) and average their scores
+    # with the dense SVM's, this one's weight against 1 (main view only). 0 = off.
+    neighbour_blend: float = 0.0
     word_weight: float = 1.0  # weight of the word channel next to char_wb (1 = equal)
     svm_loss: str = "squared_hinge"  # LinearSVC loss ("hinge" was worse)
     # Lexicon concepts (bot/nlu/lexicon.py): a channel of the concepts a text mentions, with this weight,

@@ -42,12 +42,8 @@ def cross_validated_scores(entries: Sequence[Entry], folds: int = 5, config: Mat
 
 def _raw_scores(view: View, prepared: list[str], n_entries: int) -> np.ndarray:
     """The view's raw scores of prepared texts (texts × entries; −inf for entries it never saw)."""
-    x = view.features(prepared) if view.svm is not None else view.transform(prepared)
-    raw = view.svm.decision_function(x) if view.svm is not None else (x @ view.centroids).toarray()
-    if raw.ndim == 1:
-        raw = np.column_stack([-raw, raw])
     full = np.full((len(prepared), n_entries), -np.inf)
-    full[:, view.classes] = raw if view.svm is not None else raw[:, view.classes]
+    full[:, view.classes] = view.batch_scores(prepared)
     return full
 
 

@@ -15,7 +15,7 @@ import sklearn
 
 from bot.core.settings import INSTANCE_DIR
 from bot.nlu.entries import Entry
-from bot.nlu.matcher import Matcher
+from bot.nlu.matcher import Matcher, MatcherConfig
 
 log = logging.getLogger(__name__)
 MATCHER_CACHE = INSTANCE_DIR / "matcher-cache"
@@ -30,22 +30,24 @@ CACHE_KEEP = 8
 _SOURCES_DIGEST = hashlib.sha256(b"".join(source.read_bytes() for source in MATCHER_SOURCES)).hexdigest()
 
 
-def _fingerprint(entries: list[Entry]) -> str:
-    """Changes with the entries, the matcher's code and scikit-learn's version."""
+def _fingerprint(entries: list[Entry], config: MatcherConfig | None = None) -> str:
+    """Changes with the entries, the matcher's code and configuration and scikit-learn's version."""
     digest = hashlib.sha256(sklearn.__version__.encode())
     digest.update(_SOURCES_DIGEST.encode())
+    if config is not None:
+        digest.update(repr(config).encode())
     digest.update(json.dumps([(e.key, e.kind, list(e.examples), list(e.context)) for e in entries],
                              ensure_ascii=False).encode())
     return digest.hexdigest()[:32]
 
 
-def trained_matcher(entries: list[Entry]) -> Matcher:
+def trained_matcher(entries: list[Entry], config: MatcherConfig | None = None) -> Matcher:
     """A matcher fitted on `entries`, from the on-disk cache when the same catalogue was fitted before.
 
     Fitting a Banking77-sized catalogue takes ~20 s on two cores; workers restart and `faq match` runs far
     more often than the catalogue changes. The cache holds only files this process wrote itself.
     """
-    path = MATCHER_CACHE / f"{_fingerprint(entries)}.pkl"
+    path = MATCHER_CACHE / f"{_fingerprint(entries, config)}.pkl"
     try:
         with path.open("rb") as f:
             return pickle.load(f)
@@ -53,7 +55,7 @@ def trained_matcher(entries: list[Entry]) -> Matcher:
         pass
     except Exception:  # a damaged or incompatible file is simply refitted
         log.warning("matcher cache unreadable, refitting path=%s", path)
-    matcher = Matcher().fit(entries)
+    matcher = Matcher(config).fit(entries)
     try:
         MATCHER_CACHE.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")

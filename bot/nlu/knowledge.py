@@ -10,6 +10,7 @@ from bot.nlu.background import BACKGROUND_KEY, background_entry
 from bot.nlu.entries import Entry
 from bot.nlu.fitted import trained_matcher
 from bot.nlu.intents import Intent
+from bot.nlu.matcher import MatcherConfig
 from bot.nlu.normalize import normalize
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,11 @@ class Knowledge:
 
     With ``background`` (the default) the matcher also learns the background class of generic off-topic
     messages (bot/nlu/background.py); a message it wins is never answered from the FAQ or an intent.
+    ``config`` (default: ``MatcherConfig()``) is for benchmarks and experiments.
     """
 
     def __init__(self, intents: list[Intent], faqs: list[FAQEntry], high: float, low: float,
-                 gates: Gates | None = None, background: bool = True) -> None:
+                 gates: Gates | None = None, background: bool = True, config: MatcherConfig | None = None) -> None:
         self.intents = {i.name: i for i in intents}
         self.faqs = {f.key: f for f in faqs}
         self.high, self.low = high, low
@@ -93,7 +95,7 @@ class Knowledge:
         if entries and background:
             entries.append(background_entry())
         started = time.perf_counter()
-        self.matcher = trained_matcher(entries) if entries else None
+        self.matcher = trained_matcher(entries, config) if entries else None
         log.info("matcher ready intents=%d faqs=%d seconds=%.2f", len(intents), len(faqs),
                  time.perf_counter() - started)
 

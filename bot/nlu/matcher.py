@@ -9,8 +9,10 @@ Design (measured in docs/matching.md):
 * Scorer (``scorers.py``): one-vs-rest linear SVM. When classes × features would exceed ``max_linear_weights``
   the columns fewest texts have are dropped until it fits (``pruning.py``; Banking77 with the intents keeps
   113k of 456k columns at no loss on dev); only when fewer than ``min_linear_columns`` would remain (over ~480
-  entries) does the matcher use nearest-centroid cosine, which scales to 10,000+ entries. ``Matcher.mode``
-  says which ran, and a fit in centroid mode logs a warning.
+  entries) does the matcher switch to one binary SVM per entry trained against its nearest entries, with
+  sparse weights scored as one sparse product (``neighbours.py``), which scales to 10,000+ entries and keeps
+  Banking77's accuracy within half a point. ``Matcher.mode`` says which ran ("linear", "sparse"; "centroid"
+  only with ``large_mode="centroid"``).
 * Arabizi queries ("kam si3r el tadhkara") are also scored by a second SVM trained on the consonant
   skeletons of the Arabic examples (see ``arabic_skeleton``); the more confident of the two views is used.
 * Confidence: softmax of the scores divided by a temperature. The default temperatures were fitted by
@@ -59,15 +61,18 @@ class Matcher:
 
     @property
     def linear(self) -> bool:
-        """True when the linear SVM is used (False: nearest-centroid mode for very large catalogues)."""
-        return self._main is not None and self._main.svm is not None
+        """True when a linear SVM scores (dense, or sparse per entry for large catalogues; False: centroid)."""
+        return self.mode in ("linear", "sparse")
 
     @property
     def mode(self) -> str:
-        """How the main view scores: "linear" (the SVM), "centroid" (very large catalogues) or "empty"."""
+        """How the main view scores: "linear" (the dense SVM), "sparse" (per-entry SVMs against their nearest
+        entries, for catalogues over the dense budget), "centroid" (``large_mode="centroid"``) or "empty"."""
         if self._main is None:
             return "empty"
-        return "linear" if self._main.svm is not None else "centroid"
+        if self._main.svm is not None:
+            return "linear"
+        return "sparse" if self._main.sparse is not None else "centroid"
 
     def memory_bytes(self) -> int:
         """Bytes of the fitted arrays of both views (see ``View.memory_bytes``)."""

@@ -22,6 +22,7 @@ from .features import (
     supervised_parts,
 )
 from .known_words import KnownWords, word_idf
+from .neighbours import SparseLinear, fit_sparse_linear
 from .pruning import prune_to_budget
 from .scorers import class_centroids, fit_linear_svm, softmax
 from .stems import content_pairs
@@ -42,6 +43,7 @@ class View:
         self.n_dense = 0  # columns of the dense word-vector block after the sparse features (0 = none)
         self.svm: LinearSVC | None = None
         self.centroids: csr_matrix | None = None
+        self.sparse: SparseLinear | None = None  # per-entry SVMs of a large catalogue (neighbours.py)
         self.classes: np.ndarray = np.zeros(0, dtype=int)
 
     def _additive(self) -> bool:
@@ -77,13 +79,21 @@ class View:
             uncounted |= background
         self.known = KnownWords.of(self.word, texts, uncounted, stems=self.stems,
                                    concepts=bool(self.config.concept_weight))
+        weights = np.where(context, context_weight, 1.0) if context.any() else None
         if linear:
-            weights = np.where(context, context_weight, 1.0) if context.any() else None
             self._fit_svm(texts, full_x, labels, weights, dense)
+            if self.config.neighbour_blend and self.stems and len(self.classes) > 2:
+                self.sparse = fit_sparse_linear(full_x, labels, self.classes, weights, self.config)
+        elif len(self.classes) >= 2 and self.config.large_mode == "sparse":
+            log.info("matcher in sparse linear mode: %d entries × %d columns is over the dense budget "
+                     "(max_linear_weights=%d)", len(self.classes), x.shape[1], self.config.max_linear_weights)
+            self.sparse = fit_sparse_linear(full_x, labels, self.classes, weights, self.config)
         else:
             if len(self.classes) >= 2:
-                log.warning("matcher in nearest-centroid mode: %d entries × %d columns is over the linear budget "
-                            "(max_linear_weights=%d)", len(self.classes), x.shape[1], self.config.max_linear_weights)
+                # The Arabizi skeleton view of a large catalogue is nearest centroid by design (training.py).
+                log.log(logging.WARNING if self.stems else logging.INFO,
+                        "matcher in nearest-centroid mode: %d entries × %d columns is over the linear budget "
+                        "(max_linear_weights=%d)", len(self.classes), x.shape[1], self.config.max_linear_weights)
             self.centroids = class_centroids(x, example_labels, n_classes, self.config.centroid_max_share)
         return self
 
@@ -115,14 +125,18 @@ class View:
 
     def _fit_svm(self, texts: list[str], x: csr_matrix, labels: np.ndarray, weights: np.ndarray | None,
                  dense: int) -> None:
-        if dense:
-            # IDF of the catalogue's words weighs each word's vector; words it does not know weigh as much
-            # as its rarest word (as for coverage).
-            self.embed_idf = word_idf(self.word) if self.config.embedding_idf else {}
-            self.embed_default_idf = max(self.embed_idf.values(), default=1.0)
-            self.n_dense = dense
-            x = hstack([x, csr_matrix(self._embed_all(texts))]).tocsr()
-        self.svm, self.weights = fit_linear_svm(x, labels, weights, self.config)
+        self.svm, self.weights = fit_linear_svm(self._with_dense(texts, x, dense), labels, weights, self.config)
+
+    def _with_dense(self, texts: list[str], x: csr_matrix, dense: int) -> csr_matrix:
+        """The rows with the word-vector block of ``dense`` columns appended (``x`` itself when 0)."""
+        if not dense:
+            return x
+        # IDF of the catalogue's words weighs each word's vector; words it does not know weigh as much as its
+        # rarest word (as for coverage).
+        self.embed_idf = word_idf(self.word) if self.config.embedding_idf else {}
+        self.embed_default_idf = max(self.embed_idf.values(), default=1.0)
+        self.n_dense = dense
+        return hstack([x, csr_matrix(self._embed_all(texts))]).tocsr()
 
     # --- features ------------------------------------------------------------------------------------
 
@@ -167,7 +181,7 @@ class View:
             arrays += [self.weights, self.svm.intercept_]
         if self.centroids is not None:
             arrays += [self.centroids.data, self.centroids.indices, self.centroids.indptr]
-        return sum(a.nbytes for a in arrays)
+        return sum(a.nbytes for a in arrays) + (self.sparse.nbytes() if self.sparse is not None else 0)
 
     def _lookup(self) -> tuple:
         """Fitted analyzers, vocabularies and IDF (to build a query vector without sklearn's per-call
@@ -224,16 +238,43 @@ class View:
             if scores.shape[0] == 1:  # binary liblinear: one column, the second class's margin
                 scores = np.array([-scores[0], scores[0]], dtype=scores.dtype)
             scores = scores.astype(np.float64)
+            if self.sparse is not None:
+                row = csr_matrix((values, columns, [0, len(columns)]), shape=(1, self.sparse.weights.shape[0]))
+                scores = self._blend(scores, self.sparse.scores(row)[0])
             if self.config.knn_weight:
                 row = csr_matrix((values, columns, [0, len(columns)]), shape=(1, self.examples.shape[1]))
                 scores = scores + self.config.knn_weight * self._knn(row)[0]
             return scores
+        if self.sparse is not None:
+            row = csr_matrix((values, columns, np.array([0, len(columns)])), shape=(1, self.sparse.weights.shape[0]))
+            return self.sparse.scores(row)[0]
         # Sparse query row × (features × classes) centroids. Built directly, the row skips transform's
         # validation; scipy's sparse product beat a NumPy gather + bincount (0.8 vs 2.4 ms at p50 with 10,000
         # entries) and a dense block for the most common n-grams (its row gather copies 40 kB per feature).
         row = csr_matrix((values, columns, np.array([0, len(columns)])), shape=(1, self.centroids.shape[0]))
         out = (row @ self.centroids).toarray()[0]
         return out[self.classes].astype(np.float64)
+
+    def batch_scores(self, texts: Sequence[str]) -> np.ndarray:
+        """Raw scores of prepared texts for ``self.classes`` (texts × classes) through sklearn's transform."""
+        x = self.transform(texts)
+        if self.svm is not None:
+            scores = self.svm.decision_function(self.features(texts) if self.n_dense else x)
+            if scores.ndim == 1:  # binary liblinear returns one column: the second class's margin
+                scores = np.column_stack([-scores, scores])
+            if self.sparse is not None:
+                scores = self._blend(scores, self.sparse.scores(x))
+            if self.config.knn_weight:
+                scores = scores + self.config.knn_weight * self._knn(x)
+            return scores
+        if self.sparse is not None:
+            return self.sparse.scores(x)
+        return (x @ self.centroids).toarray()[:, self.classes]
+
+    def _blend(self, dense: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+        """Experiment (``neighbour_blend``): the dense SVM's scores averaged with the per-entry SVMs'."""
+        blend = self.config.neighbour_blend
+        return (dense + blend * neighbours) / (1.0 + blend)
 
     def _knn(self, x: csr_matrix) -> np.ndarray:
         """Cosine of each row of x to the nearest example of each class in self.classes."""
@@ -243,19 +284,9 @@ class View:
 
     def probabilities(self, texts: Sequence[str], n_classes: int) -> np.ndarray:
         """Softmax over all classes (classes unseen by this view get probability 0)."""
-        if len(texts) == 1:
-            scores = self.scores_one(texts[0])[None, :]
-        else:
-            x = self.transform(texts)
-            if self.svm is not None:
-                scores = self.svm.decision_function(self.features(texts) if self.n_dense else x)
-                if scores.ndim == 1:  # binary liblinear returns one column: the second class's margin
-                    scores = np.column_stack([-scores, scores])
-                if self.config.knn_weight:
-                    scores = scores + self.config.knn_weight * self._knn(x)
-            else:
-                scores = (x @ self.centroids).toarray()[:, self.classes]
-        temperature = self.config.svm_temperature if self.svm is not None else self.config.centroid_temperature
+        scores = self.scores_one(texts[0])[None, :] if len(texts) == 1 else self.batch_scores(texts)
+        centroid = self.svm is None and self.sparse is None
+        temperature = self.config.centroid_temperature if centroid else self.config.svm_temperature
         full = np.full((len(texts), n_classes), -np.inf)
         full[:, self.classes] = np.asarray(scores, dtype=np.float64)
         return softmax(full, temperature)

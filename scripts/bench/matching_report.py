@@ -87,7 +87,7 @@ def _print_banking(report: dict) -> None:
 def _print_scale(report: dict) -> None:
     s = report["scale"]
     print(f"| fit time, {s['entries']} entries with intents ({s['examples']} examples; {_model(s)}) | "
-          f"{s['fit_s']:.1f} s | < 60 s |")
+          f"{s['fit_s']:.1f} s (CPU {s.get('fit_cpu_s', '?')} s) | < 60 s |")
     sl = s["latency"]
     print(f"| decide latency, {s['entries']} entries, p50 / p99 (CPU p50 / p99) | {sl['p50_ms']:.2f} / "
           f"{sl['p99_ms']:.2f} ms ({sl['cpu_p50_ms']:.2f} / {sl['cpu_p99_ms']:.2f}; load {sl['load_avg_1min']}) "

@@ -285,11 +285,14 @@ def test_pair_channel_is_left_out_when_no_text_has_two_content_words():
     assert len(Matcher(MatcherConfig(pair_weight=0)).fit(ENTRIES)._main.vectorizers) == len(pairs._main.vectorizers) - 1
 
 
-def test_centroid_mode_for_large_catalogues():
-    m = Matcher(MatcherConfig(max_linear_weights=0)).fit(ENTRIES)
-    assert not m.linear
-    assert m.rank("is there parking for my car", k=1)[0][0] == "parking"
-    assert Matcher().fit(ENTRIES).linear
+def test_large_catalogue_modes():
+    centroid = Matcher(MatcherConfig(max_linear_weights=0, large_mode="centroid")).fit(ENTRIES)
+    assert not centroid.linear and centroid.mode == "centroid"
+    assert centroid.rank("is there parking for my car", k=1)[0][0] == "parking"
+    sparse = Matcher(MatcherConfig(max_linear_weights=0)).fit(ENTRIES)  # the default large mode
+    assert sparse.linear and sparse.mode == "sparse"
+    assert sparse.rank("is there parking for my car", k=1)[0][0] == "parking"
+    assert Matcher().fit(ENTRIES).linear and Matcher().fit(ENTRIES).mode == "linear"
 
 
 def test_split_phrasings():
@@ -304,6 +307,7 @@ def _slow_rank(m: Matcher, text: str, k: int) -> list[str]:
 
 
 @pytest.mark.parametrize("config", [MatcherConfig(), MatcherConfig(max_linear_weights=0),
+                                    MatcherConfig(max_linear_weights=0, large_mode="centroid"),
                                     MatcherConfig(embedding_weight=1.0)])
 def test_fast_rank_equals_slow_path(config):
     m = Matcher(config).fit(ENTRIES)
@@ -318,7 +322,7 @@ def test_fast_rank_equals_slow_path(config):
 
 def test_rank_ties_go_to_the_earlier_entry():
     # Unknown words only: the centroid scores are all zero, so every entry ties and entry order decides.
-    m = Matcher(MatcherConfig(max_linear_weights=0, arabizi=False)).fit(ENTRIES)
+    m = Matcher(MatcherConfig(max_linear_weights=0, large_mode="centroid", arabizi=False)).fit(ENTRIES)
     assert [key for key, _ in m.rank("zzzz", k=3)] == [e.key for e in ENTRIES[:3]]
 
 

@@ -1,5 +1,5 @@
 """Fitting the linear model inside its weight budget: columns few texts have are dropped before the matcher
-gives up the SVM for nearest centroid, and the query path agrees with the pruned vocabularies."""
+leaves the dense SVM for per-entry sparse ones, and the query path agrees with the pruned vocabularies."""
 from __future__ import annotations
 
 import logging
@@ -36,9 +36,14 @@ def test_pruned_query_rows_equal_the_batch_path():
         assert np.allclose(fast, slow, atol=1e-5), text
 
 
-def test_centroid_mode_is_reported_and_logged(caplog):
-    with caplog.at_level(logging.WARNING, logger="bot.nlu.views"):
+def test_large_modes_are_reported_and_logged(caplog):
+    with caplog.at_level(logging.INFO, logger="bot.nlu.views"):
         m = Matcher(MatcherConfig(max_linear_weights=10, min_linear_columns=100)).fit(ENTRIES)
+    assert m.mode == "sparse"
+    assert "sparse linear mode" in caplog.text
+    assert m.memory_bytes() > 0
+    with caplog.at_level(logging.WARNING, logger="bot.nlu.views"):
+        m = Matcher(MatcherConfig(max_linear_weights=10, min_linear_columns=100, large_mode="centroid")).fit(ENTRIES)
     assert m.mode == "centroid"
     assert "nearest-centroid mode" in caplog.text
     assert m.memory_bytes() > 0
