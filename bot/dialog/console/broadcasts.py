@@ -160,6 +160,8 @@ def _numbers(ctx: TurnContext, counts: dict[str, int]) -> dict[str, str]:
 
 
 def _duration(seconds: int, language: str) -> str:
+    if seconds < 10:
+        return catalog.say("broadcast_eta_moment", language)
     if seconds < 90:
         return catalog.say("broadcast_eta_seconds", language, n=localize.number(max(seconds, 1), language))
     return catalog.say("broadcast_eta_minutes", language, n=localize.number(math.ceil(seconds / 60), language))
