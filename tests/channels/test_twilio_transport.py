@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -136,3 +137,47 @@ def test_https_endpoints_verify_certificates_and_hostnames():
     connection = client._connection(5.0)
     assert connection._context.verify_mode == ssl.CERT_REQUIRED and connection._context.check_hostname
     assert (connection.host, connection.port) == ("api.twilio.com", 443)
+
+
+class _Echo(_Recorder):
+    """Answers with a SID made of the recipient's digits: a send can tell its own answer from another's."""
+
+    def do_POST(self):
+        form = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+        to = [v for k, v in (p.split("=", 1) for p in form.split("&")) if k == "To"][0]
+        payload = json.dumps({"sid": "SM" + "".join(c for c in to if c.isdigit()).rjust(32, "0"),
+                              "status": "queued"}).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def test_threads_sharing_the_client_each_get_their_own_answer(settings):
+    """Broadcasts send from several threads through one client: each must read its own response (the client once
+    handed back the attribute it had just set, which another thread could overwrite in between)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    sender = sender_for(settings, httpd)
+    wrong: list = []
+
+    def send_many(thread: int) -> None:
+        for n in range(60):
+            phone = f"+9677{thread:02d}{n:05d}"
+            sid = sender.send(OutboundMessage(to_phone=phone, body="x")).provider_id
+            if not sid.endswith(phone.lstrip("+")):
+                wrong.append((phone, sid))
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the race needs a switch at one bytecode
+    try:
+        threads = [threading.Thread(target=send_many, args=(t,)) for t in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(switch)
+        httpd.shutdown()
+        httpd.server_close()
+    assert wrong == []

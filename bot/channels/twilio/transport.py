@@ -92,8 +92,11 @@ class KeepAliveHttpClient(HttpClient):
             self._drop()
         else:
             self._local.used = time.monotonic()
-        self._test_only_last_response = Response(reply.status, text, reply.headers)
-        return self._test_only_last_response
+        response = Response(reply.status, text, reply.headers)
+        # returned from the local: threads share this client, and the attribute (twilio's, for its tests) may
+        # already hold another thread's response by the time it is read back (a reply got another's SID)
+        self._test_only_last_response = response
+        return response
 
     def _connection(self, timeout: float | None) -> http.client.HTTPConnection:
         connection = getattr(self._local, "connection", None)
