@@ -26,8 +26,10 @@ BASE = "http://localhost"  # no PUBLIC_BASE_URL: the signed URL is the request U
 def embedded(tmp_path):
     url = f"sqlite:///{tmp_path}/bot.sqlite3"
     upgrade(url)
-    # No reminder clock thread: it would outlive the test and sweep whichever database `db` points at next.
-    app = create_app(Settings(env="development", database_url=url, outbox_path=str(tmp_path / "outbox.jsonl"),
+    # No reminder or broadcast clock thread: it would outlive the test and sweep whichever database `db` points
+    # at next (a broadcast thread left by an earlier test sent a sixth of the fault test's broadcast to an outbox).
+    app = create_app(Settings(env="development", database_url=url,
+                              broadcast_check_seconds=0, outbox_path=str(tmp_path / "outbox.jsonl"),
                               reminder_check_seconds=0))
     app.config["TESTING"] = True
     yield app
@@ -153,7 +155,8 @@ def test_llm_answers_are_logged_and_cached_on_sqlite(tmp_path, llm):
     from models import AIInteraction, Conversation, ResponseCache
     url = f"sqlite:///{tmp_path}/bot.sqlite3"
     upgrade(url)
-    app = create_app(Settings(env="development", database_url=url, outbox_path=str(tmp_path / "outbox.jsonl"),
+    app = create_app(Settings(env="development", database_url=url,
+                              broadcast_check_seconds=0, outbox_path=str(tmp_path / "outbox.jsonl"),
                               reminder_check_seconds=0, openai_api_key="sk-test", openai_base_url=f"{llm.url}/v1",
                               openai_model="gpt-4o-mini", feedback_prompt=False))
     app.config["TESTING"] = True

@@ -374,7 +374,8 @@ def test_the_embedded_sqlite_mode_sends_reminders_in_aden_time(tmp_path):
     """SQLite hands datetimes back naive: the window check and the local time must still treat them as UTC."""
     url = f"sqlite:///{tmp_path}/bot.sqlite3"
     upgrade(url)
-    app = create_app(Settings(env="development", database_url=url, outbox_path=str(tmp_path / "outbox.jsonl"),
+    app = create_app(Settings(env="development", database_url=url,
+                              broadcast_check_seconds=0, outbox_path=str(tmp_path / "outbox.jsonl"),
                               reminder_check_seconds=0))
     try:
         now = utcnow()

@@ -108,7 +108,8 @@ def test_on_sqlite_a_batch_stores_what_the_one_turn_path_stores(tmp_path, batch_
     for name, batched in (("a", batch_first), ("b", not batch_first)):
         url = f"sqlite:///{tmp_path}/{name}.sqlite3"
         upgrade(url)
-        app = create_app(Settings(env="development", database_url=url, reminder_check_seconds=0,
+        app = create_app(Settings(env="development", database_url=url,
+                                  broadcast_check_seconds=0, reminder_check_seconds=0,
                                   outbox_path=str(tmp_path / "outbox.jsonl")))
         assert app.extensions["db"].engine.dialect.name == "sqlite"
         store(app, before, batch=False)
