@@ -93,9 +93,9 @@ def test_a_broadcast_survives_a_killed_worker_and_its_summary_matches_twilio(mak
             assert message["content_sid"] == TEMPLATE_EN and not message["body"], "outside the window: template"
     for i in busy:
         assert len(twilio.sent_to(phone(i))) <= 1, "429 retried, sent once"
-    # Recipients whose message never reached Twilio. Killed between two REST calls, a run loses none; in two
-    # full-suite runs of .ci/run (not in isolated runs) one recipient stayed unsent, shown to the organizer as
-    # "still to send" — an open question (docs/broadcasts.md). The summary must still agree with Twilio's record.
+    # Recipients whose message never reached Twilio: a run killed between two REST calls loses none. (Unsent
+    # recipients seen in .ci/run came from another test's embedded broadcast thread sending this broadcast to its
+    # outbox: docs/broadcasts.md.) Whatever happens, the summary must show them and agree with Twilio's record.
     lost = [phone(i) for i in range(N) if not OUTSIDE <= i < OUTSIDE + OPTED_OUT and not twilio.attempts_to(phone(i))]
     reached_closed = sum(1 for i in closed if twilio.attempts_to(phone(i)))
     reached_blocked = sum(1 for i in blocked if twilio.attempts_to(phone(i)))
