@@ -27,6 +27,7 @@ from pathlib import Path
 
 import redis
 from rq import Worker
+from sqlalchemy import create_engine, text
 from twilio.request_validator import RequestValidator
 
 from tests.conftest import BOT_NUMBER, PUBLIC_BASE_URL, inbound_params
@@ -270,3 +271,24 @@ class PostgresCluster:
         with contextlib.suppress(subprocess.CalledProcessError):
             self._as_postgres(str(self.bin / "pg_ctl"), "-D", self.data, "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def kill_between_sends(stack: Stack, proc: subprocess.Popen, database_url: str, route: str | None = None) -> None:
+    """SIGKILLs `proc` while none of its outbound messages (of `route`, if given) is `submitting`: stops it, looks,
+    and lets it go on for 20 ms when one is. A kill during a REST call leaves that message `submitting` by design
+    (never resent: Twilio may have it), which no count can be checked against."""
+    query = "SELECT count(*) FROM messages WHERE status = 'submitting'" + (" AND route = :route" if route else "")
+    engine = create_engine(database_url)
+    try:
+        for _ in range(200):
+            os.killpg(proc.pid, signal.SIGSTOP)
+            with engine.connect() as connection:
+                sending = connection.execute(text(query), {"route": route} if route else {}).scalar()
+            if not sending:
+                stack.kill(proc)
+                return
+            os.killpg(proc.pid, signal.SIGCONT)
+            time.sleep(0.02)
+        raise AssertionError("a message stayed `submitting` for 4 s")
+    finally:
+        engine.dispose()

@@ -5,7 +5,6 @@ only the template; the rest of the broadcast goes on in the surviving worker wit
 counts of the summary the organizer receives are the fake Twilio's record."""
 import os
 import re
-import signal
 import time
 from collections import Counter
 from datetime import timedelta
@@ -22,6 +21,7 @@ from models import Event, Registration, User
 from models.base import utcnow
 from tests.dialog.journey import upcoming_events
 from tests.dialog.seam import Chat
+from tests.faults.stack import kill_between_sends
 
 pytestmark = pytest.mark.faults
 
@@ -162,30 +162,12 @@ def _kill_the_sending_worker(stack, twilio, after: int, database_url: str) -> No
                 job = worker.get_current_job()
                 if job is not None and job.func_name.endswith("send_broadcast"):
                     [proc] = [p for p in stack.procs if p.pid == os.getpgid(worker.pid)]
-                    _kill_between_sends(stack, proc, database_url)
+                    kill_between_sends(stack, proc, database_url, route="broadcast")
                     return
             time.sleep(0.02)
         raise AssertionError("no worker was running the broadcast")
     finally:
         client.close()
-
-
-def _kill_between_sends(stack, proc, database_url: str) -> None:
-    engine = create_engine(database_url)
-    try:
-        for _ in range(200):
-            os.killpg(proc.pid, signal.SIGSTOP)
-            with engine.connect() as connection:
-                sending = connection.execute(text("SELECT count(*) FROM messages WHERE route = 'broadcast' "
-                                                  "AND status = 'submitting'")).scalar()
-            if not sending:
-                stack.kill(proc, signal.SIGKILL)
-                return
-            os.killpg(proc.pid, signal.SIGCONT)
-            time.sleep(0.02)
-        raise AssertionError("a broadcast message stayed `submitting` for 4 s")
-    finally:
-        engine.dispose()
 
 
 def _wait_finished(database_url: str, seconds: float) -> int:

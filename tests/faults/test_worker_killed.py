@@ -6,14 +6,11 @@ The kill lands while the worker waits on the LLM, never in the milliseconds betw
 Twilio SID being stored: a kill there leaves the part `failed` ("interrupted") by design, since nobody can
 know whether Twilio accepted it (at most one send per part; docs/operations.md). The test stops the worker
 first (SIGSTOP) and kills it only when no part is `submitting`."""
-import os
-import signal
 import time
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.faults.stack import assert_exactly_once, wait_answered
+from tests.faults.stack import assert_exactly_once, kill_between_sends, wait_answered
 
 pytestmark = pytest.mark.faults
 
@@ -29,30 +26,13 @@ def test_a_worker_killed_mid_reply_delays_its_users_by_seconds(stack, twilio, ll
     while len(llm.requests) < 3 and time.time() < deadline:
         time.sleep(0.05)
     assert llm.requests, "no reply reached the LLM"
-    _kill_between_sends(stack, first, stack.env["DATABASE_URL"])  # mid-LLM call, its users' locks held
+    kill_between_sends(stack, first, stack.env["DATABASE_URL"])  # mid-LLM call, its users' locks held
     killed = time.time()
     answered = wait_answered(twilio, turns, seconds=60)
     print(f"\nworker SIGKILL: all {len(turns)} turns answered {answered - killed:.1f}s after the kill")
     assert_exactly_once(twilio, turns)
     queue = stack.readyz()["queue"]
     assert queue["oldest_unanswered_seconds"] == 0.0 and queue["workers_alive"] >= 2
-
-
-def _kill_between_sends(stack, proc, database_url: str) -> None:
-    engine = create_engine(database_url)
-    try:
-        for _ in range(200):
-            os.killpg(proc.pid, signal.SIGSTOP)
-            with engine.connect() as connection:
-                sending = connection.execute(text("SELECT count(*) FROM messages WHERE status = 'submitting'")).scalar()
-            if not sending:
-                stack.kill(proc)
-                return
-            os.killpg(proc.pid, signal.SIGCONT)
-            time.sleep(0.02)
-        raise AssertionError("a part stayed `submitting` for 4 s")
-    finally:
-        engine.dispose()
 
 
 def _params(phone, k):
