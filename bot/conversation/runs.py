@@ -38,6 +38,7 @@ class ReplyQueue(Protocol):
 
     def enqueue_replies(self, turns: list[tuple[int, int]]) -> None: ...
     def take_ready_user(self, locks) -> tuple[int, UserLock] | None: ...
+    def wait_ready_user(self, locks, seconds: float) -> tuple[int, UserLock] | None: ...
     def return_ready_user(self, user_id: int) -> None: ...
     def hand_over(self) -> bool: ...
 
@@ -58,17 +59,26 @@ class Replier:
         answered."""
         started, answered = time.monotonic(), 0
         while (taken := self.queue.take_ready_user(self.locks)) is not None:
-            user_id, lock = taken
-            try:
-                answered += self.reply_to_user(user_id, held=lock)
-            except BaseException:
-                lock.release()  # if the failure came before reply_to_user let it go (a second release is a no-op)
-                self.queue.return_ready_user(user_id)  # RQ's retry, or another run, answers the user
-                raise
+            answered += self._answer_taken(*taken)
             if time.monotonic() - started >= RUN_BUDGET_SECONDS:
                 self.queue.hand_over()
                 break
         return answered
+
+    def answer_next_user(self, wait_seconds: float) -> int:
+        """A reply pump's step (bot/worker/pumps.py): waits up to `wait_seconds` for a user on the ready list
+        and answers them; returns how many turns it answered."""
+        taken = self.queue.wait_ready_user(self.locks, wait_seconds)
+        return self._answer_taken(*taken) if taken is not None else 0
+
+    def _answer_taken(self, user_id: int, lock: UserLock) -> int:
+        """Answers a user taken off the ready list with their lock held."""
+        try:
+            return self.reply_to_user(user_id, held=lock)
+        except BaseException:
+            lock.release()  # if the failure came before reply_to_user let it go (a second release is a no-op)
+            self.queue.return_ready_user(user_id)  # RQ's retry, or another run or pump, answers the user
+            raise
 
     def requeue_stale_turns(self, older_than_seconds: float) -> int:
         """Queues the users with a turn unanswered for longer than `older_than_seconds` (a worker killed in

@@ -7,8 +7,9 @@ threads are handed what to call by `bot.wiring`, so nothing here imports the cod
 Jobs receive ids, never ORM objects, and are serialised as JSON. The job itself finds every turn of the user
 that still awaits an answer, so the database, not the queue, is the record of pending work.
 
-With RQ, a user with new turns is pushed to the *ready list* (`bot:replies:ready`, user ids) and a few
-*reply runs* (`bot.worker.jobs.answer_ready_users`) are enqueued on `replies`: as many as there are workers
+With RQ, a user with new turns is pushed to the *ready list* (`bot:replies:ready`, user ids). The workers' reply
+pumps wait on it (bot/worker/pumps.py); while no pump process is alive (`bot:pumps`), a few *reply runs*
+(`bot.worker.jobs.answer_ready_users`) are enqueued on `replies` instead: as many as there are workers
 listening, never more than the users just pushed. A run takes users off the list one at a time and answers
 each (`reply_to_user`, under the user's lock) until the list is empty or its time budget is spent, when it
 hands over to a fresh run. Under load one RQ job thus answers many users — RQ's own bookkeeping was a third
@@ -34,6 +35,7 @@ from rq.serializers import JSONSerializer
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
 from bot.core.locks import RedisLocks, RedisUserLock
+from bot.core.redis_scripts import ScriptChannel
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +48,36 @@ BROADCAST_JOB = "bot.worker.jobs.send_broadcast"
 BROADCAST_QUEUED = "bot:broadcasts:{}:queued"  # a run of this broadcast is queued (set with the enqueue)
 BROADCAST_RUNNING = "bot:broadcasts:{}:running"  # a run of this broadcast holds it (a redis-py Lock)
 READY_KEY = "bot:replies:ready"
+PUMPS_KEY = "bot:pumps"  # worker processes whose pumps take turns and ready users off the lists themselves
+PUMP_TTL_SECONDS = 15  # a pump process not heard of for this long is counted as gone (it beats every 5 s)
 WORKERS_SEEN_SECONDS = 5.0  # how long a count of the workers listening on `replies` is reused
 ALIVE_SECONDS = 120  # a worker that sent no heartbeat for this long is counted as gone (idle ones beat every 10 s)
 AppContext = Callable[[], AbstractContextManager]  # the Flask app's `app_context`, for work outside requests
+
+# Scores in PUMPS_KEY are expiry moments on Redis's own clock, so the machines' clocks need not agree.
+# KEYS: the pumps set. ARGV: member ('' to only count), seconds to live (0: gone). Returns the pump processes
+# alive.
+_PUMP_BEAT = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t)
+if ARGV[1] ~= '' then
+    if tonumber(ARGV[2]) > 0 then
+        redis.call('ZADD', KEYS[1], t + tonumber(ARGV[2]), ARGV[1])
+    else
+        redis.call('ZREM', KEYS[1], ARGV[1])
+    end
+end
+return redis.call('ZCARD', KEYS[1])
+"""
+# KEYS: the ready list, the pumps set. ARGV: user ids. Pushes them; returns the pump processes alive.
+PUSH_READY = """
+for _, user in ipairs(ARGV) do
+    redis.call('RPUSH', KEYS[1], user)
+end
+local now = redis.call('TIME')
+return redis.call('ZCOUNT', KEYS[2], '(' .. (tonumber(now[1]) + tonumber(now[2]) / 1000000), '+inf')
+"""
 
 
 class TaskQueue(Protocol):
@@ -70,6 +99,9 @@ class RQTaskQueue:
         self.queue = Queue(REPLIES_QUEUE, connection=connection, serializer=JSONSerializer)
         self.intake = Queue(INTAKE_QUEUE, connection=connection, serializer=JSONSerializer)
         self._workers = (0, -WORKERS_SEEN_SECONDS)  # (count, when it was read)
+        # a user pushed twice costs one lock attempt, so the push may run again after a lost reply
+        self._push_ready = ScriptChannel(connection, PUSH_READY, retry=True)
+        self._pump_beat = connection.register_script(_PUMP_BEAT)
 
     @property
     def queues(self) -> list[Queue]:
@@ -80,16 +112,44 @@ class RQTaskQueue:
         self.enqueue_replies([(user_id, message_id)])
 
     def enqueue_replies(self, turns: list[tuple[int, int]]) -> None:
-        """Pushes the users to the ready list and enqueues up to one reply run per listening worker, in one
-        transaction (the users are on the list before a run can look for them)."""
+        """Pushes the users to the ready list, where the workers' reply pumps wait (bot/worker/pumps.py); when
+        no pump process is alive, also enqueues up to one reply run per listening RQ worker (after the push, so
+        the users are on the list before a run can look for them)."""
         users = list(dict.fromkeys(user_id for user_id, _ in turns))
         if not users:
             return
-        with self.connection.pipeline() as pipeline:
-            pipeline.rpush(READY_KEY, *users)
-            self.queue.enqueue_many([self._run_job() for _ in range(min(len(users), self._listening()))],
-                                    pipeline=pipeline)
-            pipeline.execute()
+        if not self._push_ready([READY_KEY, PUMPS_KEY], users):
+            self.queue.enqueue_many([self._run_job() for _ in range(min(len(users), self._listening()))])
+
+    def wait_ready_user(self, locks: RedisLocks, seconds: float) -> tuple[int, RedisUserLock] | None:
+        """Waits up to `seconds` for a user on the ready list and takes them off it; returns them with their
+        lock held, or None when none came or their lock was taken (the attempt leaves its holder a mark, as
+        `take_ready_user` does)."""
+        popped = self.connection.blpop([READY_KEY], timeout=seconds)
+        if popped is None:
+            return None
+        user_id = int(popped[1])
+        lock = locks.for_user(user_id)
+        return (user_id, lock) if lock.acquire() else None
+
+    def pumps_beat(self, member: str, seconds: float) -> int:
+        """Marks the pump process `member` alive for `seconds` (0: gone); returns the pump processes alive."""
+        return int(self._pump_beat(keys=[PUMPS_KEY], args=[member, int(seconds)]))
+
+    def pumps_alive(self) -> int:
+        return self.pumps_beat("", 0)
+
+    def nudge(self) -> bool:
+        """Enqueues a reply run when users wait on the ready list and neither a pump process (the last one died
+        after they were pushed) nor a queued run will take them; the clock calls it. True if it did."""
+        with self.connection.pipeline(transaction=False) as pipeline:
+            pipeline.llen(READY_KEY)
+            pipeline.llen(self.queue.key)
+            ready, queued = pipeline.execute()
+        if not ready or queued or self.pumps_alive():
+            return False
+        self.queue.enqueue_many([self._run_job()])
+        return True
 
     def take_ready_user(self, locks: RedisLocks) -> tuple[int, RedisUserLock] | None:
         """The next user on the ready list whose lock is free, taken off the list with their lock held, in one

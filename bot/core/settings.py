@@ -128,6 +128,7 @@ class Settings:
     requeue_after_seconds: int = 120
     lost_check_seconds: int = 5  # how often the clock looks for users whose lock holder is gone
     worker_threads: int = 4
+    worker_pumps: bool = True  # the worker's pumps take turns and ready users off Redis (bot/worker/pumps.py)
     sender_mps: int = 80  # the WhatsApp sender's limit at Twilio (80/s by default, up to 400/s on request)
     broadcast_mps: float = 10.0  # broadcast sends per second, shared by all workers; at most SENDER_MPS
     broadcast_template_sid_en: str | None = None  # a broadcast outside the 24 h window: {"1": the text}
@@ -211,6 +212,7 @@ class Settings:
             llm_tool_rounds=integer("LLM_TOOL_ROUNDS"),
             intake_mode=(get("INTAKE_MODE") or cls.intake_mode).lower(),
             worker_threads=integer("WORKER_THREADS"),
+            worker_pumps=parse_boolean(get("WORKER_PUMPS"), default=True),
             intake_sweep_seconds=integer("INTAKE_SWEEP_SECONDS"),
             requeue_check_seconds=integer("REQUEUE_CHECK_SECONDS"),
             requeue_after_seconds=integer("REQUEUE_AFTER_SECONDS"),

@@ -6,9 +6,12 @@ parses, and runs one Lua script that
 
 1. claims the MessageSid (`SET bot:intake:seen:<sid> NX EX …`): a second delivery of it is dropped here,
 2. appends the parsed turn to the `bot:intake` list — arrival order, one list for all users,
-3. sets `bot:intake:scheduled` unless already set, in which case an ingest job is already on its way.
+3. wakes a worker's ingest pump (bot/worker/pumps.py) when a pump process is alive: it leaves a token on
+   `bot:intake:wake`, where the pumps wait; otherwise
+4. sets `bot:intake:scheduled` unless already set, in which case an ingest job is already on its way.
 
-Only the request that set the flag enqueues `bot.worker.jobs.ingest_buffered` (on the `intake` queue, which
+Without pumps (workers of an earlier release, the tests' burst workers), only the request that set the flag
+enqueues `bot.worker.jobs.ingest_buffered` (on the `intake` queue, which
 workers take before replies). The job clears the flag, then moves the list into PostgreSQL in batches
 under one lock (so turns get their ids in arrival order), enqueues the reply jobs and only then trims what
 it stored: a crash at any point leaves the turns in Redis for the next run, and the unique MessageSid in
@@ -31,11 +34,13 @@ import redis
 
 from bot.channels.messages import Attachment, InboundTurn
 from bot.core.locks import KeptLock, LockKeeper
+from bot.core.queue import PUMPS_KEY
 from bot.core.redis_scripts import ScriptChannel
 
 BUFFER_KEY = "bot:intake"
 DEAD_KEY = "bot:intake:dead"
 SCHEDULED_KEY = "bot:intake:scheduled"
+WAKE_KEY = "bot:intake:wake"  # a token for the ingest pumps' BLPOP
 SEEN_PREFIX = "bot:intake:seen:"
 LOCK_KEY = "bot:lock:intake"
 
@@ -44,10 +49,17 @@ SCHEDULED_TTL_SECONDS = 30  # after this, a push schedules an ingest again even 
 
 DUPLICATE, SCHEDULE, QUEUED = -1, 1, 0
 
-# KEYS: seen key, buffer list, scheduled flag; ARGV: the turn, seen TTL, flag TTL.
+# KEYS: seen key, buffer list, scheduled flag, pumps set, wake list; ARGV: the turn, seen TTL, flag TTL.
+# While a worker's ingest pump is alive (bot/worker/pumps.py) the push wakes it (one token at most waits)
+# instead of scheduling an RQ job.
 PUSH_SCRIPT = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return -1 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
+local now = redis.call('TIME')
+if redis.call('ZCOUNT', KEYS[4], '(' .. (tonumber(now[1]) + tonumber(now[2]) / 1000000), '+inf') > 0 then
+  if redis.call('LLEN', KEYS[5]) == 0 then redis.call('RPUSH', KEYS[5], '1') end
+  return 0
+end
 if redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[3]) then return 1 end
 return 0
 """
@@ -105,7 +117,7 @@ class IntakeBuffer:
     def push(self, turn: InboundTurn) -> int:
         """Buffers a verified turn: DUPLICATE (this MessageSid was buffered before), SCHEDULE (the caller
         enqueues the ingest job) or QUEUED (one is already scheduled). Raises redis.RedisError."""
-        keys = [SEEN_PREFIX + turn.channel_message_id, BUFFER_KEY, SCHEDULED_KEY]
+        keys = [SEEN_PREFIX + turn.channel_message_id, BUFFER_KEY, SCHEDULED_KEY, PUMPS_KEY, WAKE_KEY]
         args = [encode(turn, time.time()), SEEN_TTL_SECONDS, SCHEDULED_TTL_SECONDS]
         outcome, retried = self._push.run(keys, args)
         # A retry after a lost reply finds the MessageSid claimed by the first attempt, which may have been
@@ -119,6 +131,10 @@ class IntakeBuffer:
         """Removes `items`, read by `peek`, from the head (stored, or dead-lettered) if they are still there;
         returns how many items are left."""
         return int(self._trim(keys=[BUFFER_KEY], args=[len(items), items[0], items[-1]]))
+
+    def wait(self, seconds: float) -> bool:
+        """Waits up to `seconds` for a push's wake-up token (taking it); True if one came."""
+        return self.client.blpop([WAKE_KEY], timeout=seconds) is not None
 
     def size(self) -> int:
         return int(self.client.llen(BUFFER_KEY))

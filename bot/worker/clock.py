@@ -105,9 +105,13 @@ def build_scheduler(connection: Redis, settings: Settings) -> CronScheduler:
 
 
 def sweep_lost_users(app: Flask) -> int:
-    """One round of the lost-user sweep; returns how many users it queued again."""
+    """One round of the lost-user sweep; returns how many users it queued again. It also queues a reply run
+    for users left on the ready list when no worker's pumps are alive to take them (bot/worker/pumps.py)."""
     with app.app_context():
-        return runtime().replier.requeue_lost_users()
+        rt = runtime()
+        lost = rt.replier.requeue_lost_users()
+        rt.queue.nudge()
+        return lost
 
 
 def sweep_broadcasts(app: Flask) -> int:

@@ -13,6 +13,9 @@ user order does not depend on it: a job holds its user's Redis lock (bot/worker/
 job in hand and stops; idle ones notice within `IDLE_POLL_SECONDS`. With WORKER_THREADS=1 one `BotWorker`
 runs in the main thread, with RQ's own signal handling and SIGALRM timeouts.
 
+Beside the RQ workers run the pumps (bot/worker/pumps.py, WORKER_PUMPS): an ingest pump and WORKER_THREADS reply
+pumps that take buffered turns and ready users straight off Redis, so a message costs no RQ job while they run.
+
 Workers heal: RQ's loop quits on a Redis timeout or any error outside a job (Redis restarted, PostgreSQL
 gone while RQ records a result); each worker is then replaced by a fresh one (a new RQ name) after a backoff
 of 1 s doubling to 30 s, until a stop is requested. A thread that ends some other way makes the process
@@ -42,6 +45,7 @@ from bot.app import create_app
 from bot.core.db import db
 from bot.core.errors import ConfigurationError
 from bot.wiring import runtime
+from bot.worker.pumps import Pumps
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +163,9 @@ class Supervised:
             self.worker.request_warm_stop()
 
 
-def serve(app: Flask, threads: int) -> int:
-    """Runs `threads` RQ workers in this process until SIGTERM/SIGINT (then each finishes its job). Returns
-    the exit status: 0 after a stop, 1 if a worker thread ended without one."""
+def serve(app: Flask, threads: int, pumps: Pumps | None = None) -> int:
+    """Runs `threads` RQ workers in this process (beside the `pumps`) until SIGTERM/SIGINT (then each finishes
+    its job). Returns the exit status: 0 after a stop, 1 if a worker or pump thread ended without one."""
     with app.app_context():
         rt = runtime()
         queues, client = rt.queue.queues, rt.redis
@@ -186,10 +190,12 @@ def serve(app: Flask, threads: int) -> int:
         thread.start()
     while True:
         stopping = any(slot.stopping.is_set() for slot in slots)
-        if not stopping and not all(thread.is_alive() for thread in running):
+        if not stopping and not (all(thread.is_alive() for thread in running) and (pumps is None or pumps.alive())):
             log.error("a worker thread ended without a stop request: exiting 1 for the platform to restart us")
             return 1
         if stopping and not any(thread.is_alive() for thread in running):
+            if pumps is not None:
+                pumps.stop()
             return 0
         time.sleep(0.5)  # short sleeps keep the main thread responsive to signals
 
@@ -214,12 +220,15 @@ def main() -> int:
         if rt.intake_buffer is not None and rt.intake_buffer.size():
             rt.queue.enqueue_ingest()  # turns buffered while no worker ran (or whose enqueue was lost)
         threads = rt.settings.worker_threads
+        pumps = Pumps(app, threads).start() if rt.settings.worker_pumps else None
         if threads <= 1:  # RQ's own signal handling (a stop request ends the slot's loop) and SIGALRM timeouts
             queues, client = rt.queue.queues, rt.redis
             Supervised(lambda: BotWorker(queues, connection=client, serializer=JSONSerializer),
                        logging.getLevelName(logging.getLogger().level)).run()
+            if pumps is not None:
+                pumps.stop()
             return 0
-    return serve(app, threads)
+    return serve(app, threads, pumps)
 
 
 if __name__ == "__main__":
