@@ -103,7 +103,8 @@ class Answerer:
         return TurnContext(session=session, message=inbound, attachments=attachments, user=turn.user,
                            conversation=turn.conversation, language=language_of(inbound, turn.user),
                            knowledge=self.knowledge.get(session), assistant=self.assistant, settings=self.settings,
-                           turn_counter=self.turn_counter)
+                           turn_counter=self.turn_counter, maybe_banned=turn.maybe_banned,
+                           maybe_handed_off=turn.maybe_handed_off)
 
 
 def language_of(inbound: Message, user: User) -> str:

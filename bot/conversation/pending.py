@@ -8,14 +8,17 @@ from datetime import timedelta
 from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from models import Conversation, Message, User
+from models import Conversation, Handoff, Message, User, UserBan
 from models.base import utcnow
 
 _ANSWER = aliased(Message)
 # The user's oldest turn awaiting an answer, with its user and conversation, whether an earlier run already
-# stored its answer, and how many of the user's turns were waiting: one round trip instead of four.
+# stored its answer, how many of the user's turns were waiting, and whether the user may be banned or the
+# conversation handed to a person: one round trip instead of six (the gates look further only when it may).
 NEXT_TURN = (select(Message, User, Conversation, exists().where(_ANSWER.reply_to_id == Message.id),
-                    func.count().over())
+                    func.count().over(),
+                    exists().where(UserBan.user_id == Message.user_id, UserBan.lifted_at.is_(None)),
+                    exists().where(Handoff.conversation_id == Message.conversation_id, Handoff.status == "open"))
              .join(User, User.id == Message.user_id)
              .join(Conversation, Conversation.id == Message.conversation_id)
              .where(Message.user_id == bindparam("user_id"), Message.direction == "inbound",
@@ -35,6 +38,8 @@ class Turn:
     conversation: Conversation
     answered: bool  # an earlier run stored its answer's parts
     waiting: int  # the user's turns awaiting an answer when this one was read, this one included
+    maybe_banned: bool = True  # False: the user has no ban that was not lifted (BanGate need not look)
+    maybe_handed_off: bool = True  # False: no person owns the conversation (HandoffGate need not look)
 
 
 def next_turn(session: Session, user_id: int) -> Turn | None:

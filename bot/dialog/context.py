@@ -33,6 +33,9 @@ class TurnContext:
     assistant: Assistant
     settings: object
     turn_counter: object | None = None  # counts a user's turns per minute in Redis (bot/core/rate_limit.py)
+    # what the turn's read already knows (bot/conversation/pending.py): False spares the gate its query
+    maybe_banned: bool = True
+    maybe_handed_off: bool = True
     # notices a gate that let the turn pass on wants sent with whatever answers it (a flagged message's team)
     notices: list = field(default_factory=list)
 

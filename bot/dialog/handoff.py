@@ -71,6 +71,8 @@ class HandoffGate:
     or the handoff went idle and returns to the bot)."""
 
     def match(self, ctx: TurnContext) -> bool:
+        if not ctx.maybe_handed_off:
+            return False
         self._handoff = ctx.session.scalars(select(Handoff).where(Handoff.conversation_id == ctx.conversation.id,
                                                                   Handoff.status == "open")).first()
         if self._handoff is None or self._handoff.user_id != ctx.user.id:

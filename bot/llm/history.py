@@ -3,7 +3,7 @@ owned the conversation (a handoff: the team's relayed replies, the attendee's tu
 framed by two system notes, so the model neither claims the team's words nor contradicts them unknowingly."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.i18n import catalog
@@ -30,14 +30,18 @@ def _as_read(row) -> str:
     return (row.meta or {}).get("moderated_body") or row.body
 
 
+# Built once: composing the statement cost more CPU than running it (every LLM-route turn reads history).
+_EARLIER = (select(Message.direction, Message.body, Message.route, Message.route_key, Message.meta)
+            .where(Message.conversation_id == bindparam("conversation_id"), Message.id < bindparam("before"),
+                   Message.status != "failed")
+            .order_by(Message.id.desc()).limit(bindparam("rows")))
+
+
 def history(session: Session, message: Message, turns: int) -> list[dict]:
     """The conversation's last `turns` turns before `message`, oldest first; split replies are joined, and a
     handoff's stretch is framed by HUMAN_BEGAN / HUMAN_ENDED system notes."""
-    rows = session.execute(
-        select(Message.direction, Message.body, Message.route, Message.route_key, Message.meta)
-        .where(Message.conversation_id == message.conversation_id, Message.id < message.id,
-               Message.status != "failed")
-        .order_by(Message.id.desc()).limit(turns * 3)).all()
+    rows = session.execute(_EARLIER, {"conversation_id": message.conversation_id, "before": message.id,
+                                      "rows": turns * 3}).all()
     result: list[dict] = []
     human = False
     for row in reversed(rows):

@@ -74,7 +74,7 @@ class BanGate:
     """First of all the handlers: a banned user is answered by nobody, their commands included."""
 
     def match(self, ctx: TurnContext) -> bool:
-        self._ban = active_ban(ctx.session, ctx.user.id)
+        self._ban = active_ban(ctx.session, ctx.user.id) if ctx.maybe_banned else None
         return self._ban is not None
 
     def handle(self, ctx: TurnContext) -> Reply:
