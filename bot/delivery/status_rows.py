@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zlib
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from bot.core.sql import prebuilt
@@ -100,5 +100,6 @@ class PostgresStatusRows(StatusRows):
 _PORTABLE, _POSTGRES = StatusRows(), PostgresStatusRows()
 
 
-def rows_for(session: Session) -> StatusRows:
-    return _POSTGRES if session.get_bind().dialect.name == "postgresql" else _PORTABLE
+def rows_for(session: Session | Connection) -> StatusRows:
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    return _POSTGRES if dialect.name == "postgresql" else _PORTABLE

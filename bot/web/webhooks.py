@@ -80,8 +80,9 @@ def status_callback() -> Response:
         raise MalformedRequest("a status callback needs MessageSid and MessageStatus")
     # keys too: JSONB refuses a NUL anywhere, in a key as in a value
     payload = {clean_text(k)[:100]: clean_text(v)[:500] for k, v in form.items()}
-    record_callback(db.session(), sid, state[:20], error_code(form.get("ErrorCode")), payload,
-                    ref=message_ref(request.args.get("m")))
+    with db.engine.connect() as connection:
+        record_callback(connection, sid, state[:20], error_code(form.get("ErrorCode")), payload,
+                        ref=message_ref(request.args.get("m")))
     return empty_twiml()
 
 
