@@ -80,9 +80,12 @@ def status_callback() -> Response:
         raise MalformedRequest("a status callback needs MessageSid and MessageStatus")
     # keys too: JSONB refuses a NUL anywhere, in a key as in a value
     payload = {clean_text(k)[:100]: clean_text(v)[:500] for k, v in form.items()}
+    # autocommit: the recording statement (the SID's lock, the event, the move forward) is its own implicit
+    # transaction on PostgreSQL, one round trip where BEGIN and COMMIT made three; each later step of the rare
+    # early-callback path is idempotent and commits on its own
     with db.engine.connect() as connection:
-        record_callback(connection, sid, state[:20], error_code(form.get("ErrorCode")), payload,
-                        ref=message_ref(request.args.get("m")))
+        record_callback(connection.execution_options(isolation_level="AUTOCOMMIT"), sid, state[:20],
+                        error_code(form.get("ErrorCode")), payload, ref=message_ref(request.args.get("m")))
     return empty_twiml()
 
 
