@@ -206,6 +206,7 @@ def run_arabic(args: argparse.Namespace, vectors: Vectors) -> None:
         vectors.ensure([t for _, t in train + dev])
         centroids = np.zeros((len(faqs), DIMS), np.float32)
         np.add.at(centroids, np.array([i for i, _ in train]), np.stack([vectors.table[t] for _, t in train]))
+        centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
         queries = np.stack([vectors.table[t] for _, t in dev])
         correct = (queries @ centroids.T).argmax(1) == np.array([i for i, _ in dev])
         print(f"{language}: encoder-only centroid dev top-1 {100 * correct.mean():.1f}% (n={len(dev)})")
