@@ -21,7 +21,7 @@ changes: RQ workers still run in the process for reminders, broadcasts, sweeps a
 turns are still answered under their lock in order, and a pump killed with a user in hand loses the user
 from the list, never the turn (the clock's lost-user sweep queues them again).
 
-A pump whose step fails (PostgreSQL or Redis away) logs it and tries again after 1 s, doubling to 30 s; on
+A pump whose step fails (PostgreSQL or Redis away) logs it and tries again after 1 s, doubling to 8 s; on
 SIGTERM each finishes the user in hand and stops within `WAIT_SECONDS`.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 WAIT_SECONDS = 1.0  # a pump's longest wait on its list: how soon it notices a stop request
 PUMP_BEAT_SECONDS = 5.0  # the process's beat on `bot:pumps` (counted alive for PUMP_TTL_SECONDS)
-BACKOFF_SECONDS = (1.0, 30.0)
+BACKOFF_SECONDS = (1.0, 8.0)  # short: a pump's failures are mostly Redis or PostgreSQL away, and users wait on it
 
 
 def reply_step() -> object:
