@@ -8,7 +8,7 @@ from bot.dialog import state
 from bot.dialog.answers import option_label
 from bot.dialog.context import Reply, TurnContext
 from bot.dialog.faq import with_feedback_prompt
-from bot.dialog.journeys import booking, tickets
+from bot.dialog.journeys import booking, recovery, tickets
 from bot.events.requests import BookingChange, BookingRequest
 from bot.i18n import catalog, localize
 from bot.llm.assistant import Answer
@@ -100,6 +100,9 @@ class FallbackHandler:
     def handle(self, ctx: TurnContext) -> Reply:
         if ctx.assistant.llm is not None:
             return Reply(catalog.say_both("fallback", ctx.language), "fallback", ctx.language)
+        if ctx.in_step:
+            return self._step_again(ctx) or Reply(catalog.say("fallback_no_llm", ctx.language, options=""),
+                                                  "fallback", ctx.language)
         options = [c for c in ctx.decision.candidates if c.kind == "faq"][:CLOSEST]
         if not options:
             return Reply(catalog.say("fallback_no_llm", ctx.language, options=""), "fallback", ctx.language)
@@ -110,3 +113,15 @@ class FallbackHandler:
         text = catalog.say("fallback_no_llm", ctx.language,
                            options=catalog.say("fallback_closest", ctx.language, lines=lines))
         return Reply(text, "fallback", ctx.language, route_key=ctx.decision.key, awaiting=awaiting)
+
+    @staticmethod
+    def _step_again(ctx: TurnContext) -> Reply | None:
+        """In the middle of a step, numbered topics would collide with the step's own numbers ("2" is still two
+        seats): the honest answer, then the step's question again, which stays the step."""
+        awaiting = ctx.awaiting
+        step = awaiting if awaiting and awaiting.get("kind") in state.STEP_KINDS else ctx.resume
+        again = recovery.render(ctx, step) if step else None
+        if again is None:
+            return None
+        text = f"{catalog.say('fallback_no_llm', ctx.language, options='')}\n\n{again.text}"
+        return Reply(text, "fallback", ctx.language, route_key="step_again", awaiting=again.awaiting)

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from bot.core.db import db as database
 from bot.i18n import catalog, localize
-from tests.dialog.journey import LANGUAGES, WORDS, event
+from models.base import utcnow
+from tests.dialog.conftest import import_faq
+from tests.dialog.journey import LANGUAGES, PAGE_SIZE, WORDS, event, upcoming_events
 from tests.dialog.seam import Chat
 
 NINE = {"en": "9", "ar": "٩"}
@@ -85,3 +88,23 @@ def test_a_bare_emoji_gets_a_short_answer_not_the_llm(faq_bot, llm, emoji, kind)
     said = Chat(faq_bot, "+967714400007").say(emoji)
     assert said.route[:2] == ("reaction", kind)
     assert llm.requests == []
+
+
+@pytest.mark.parametrize("lang, off_topic", [("en", "what's the weather in Sanaa"), ("ar", "كم سعر الدولار اليوم")])
+def test_without_an_llm_an_off_topic_reply_in_a_step_asks_the_step_again_with_no_numbered_topics(make_app, lang,
+                                                                                              off_topic):
+    app = make_app(events_page_size=PAGE_SIZE, openai_api_key=None)
+    import_faq(app)
+    with app.app_context(), database.session_scope() as s:
+        s.add_all(upcoming_events(utcnow()))
+    chat = Chat(app, "+967714400007")
+    asked = chat.walk(WORDS[lang]["events"], "1", "1")
+    assert asked.awaiting["kind"] == "seats"
+    answered = chat.say(off_topic)
+    assert answered.route[:2] == ("fallback", "step_again")
+    assert answered.body.startswith(catalog.say("fallback_no_llm", lang, options=""))
+    assert answered.body.endswith(asked.body), "the seats question again"
+    assert catalog.say("fallback_closest", lang, lines="").strip() not in answered.body, "no numbered topics"
+    assert answered.awaiting["kind"] == "seats"
+    confirm = chat.say(localize.number(2, lang))
+    assert confirm.awaiting["kind"] == "confirm_register" and confirm.awaiting["seats"] == 2
